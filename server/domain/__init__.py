@@ -1,0 +1,1 @@
+"""Pure domain logic: Decimal in, decisions out. No clock, database, Redis or network here."""

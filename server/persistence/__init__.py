@@ -1,0 +1,1 @@
+"""Durable state: Peewee models behind one database proxy (PostgreSQL or SQLite)."""

@@ -1,0 +1,49 @@
+"""Every table of the engine. `ALL_MODELS` is in dependency order (create forward, drop back)."""
+
+from server.persistence.models.accounts import ExchangeAccount, SettingsVersion
+from server.persistence.models.base import BaseModel, UUIDModel
+from server.persistence.models.logs import AuditLog, SystemLog, WebhookLog
+from server.persistence.models.positions import DcaOrder, PositionEvent, PositionGroup, Pyramid
+from server.persistence.models.signals import EquitySnapshot, QueuedSignal, RiskAction, Signal
+from server.persistence.models.users import PasswordResetToken, SystemSetting, User
+
+ALL_MODELS = [
+    User,
+    PasswordResetToken,
+    SystemSetting,
+    ExchangeAccount,
+    SettingsVersion,
+    PositionGroup,
+    Pyramid,
+    DcaOrder,
+    PositionEvent,
+    Signal,
+    QueuedSignal,
+    RiskAction,
+    EquitySnapshot,
+    WebhookLog,
+    SystemLog,
+    AuditLog,
+]
+
+__all__ = [
+    "ALL_MODELS",
+    "AuditLog",
+    "BaseModel",
+    "DcaOrder",
+    "EquitySnapshot",
+    "ExchangeAccount",
+    "PasswordResetToken",
+    "PositionEvent",
+    "PositionGroup",
+    "Pyramid",
+    "QueuedSignal",
+    "RiskAction",
+    "SettingsVersion",
+    "Signal",
+    "SystemLog",
+    "SystemSetting",
+    "UUIDModel",
+    "User",
+    "WebhookLog",
+]

@@ -1,0 +1,85 @@
+"""Signals as received, the queue of signals waiting for a pool slot, and risk actions."""
+
+from __future__ import annotations
+
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+
+from server.clock import utcnow
+from server.persistence.fields import ExactDecimalField, JSONDocField
+from server.persistence.models.accounts import ExchangeAccount
+from server.persistence.models.base import UUIDModel
+from server.persistence.models.positions import PositionGroup
+from server.persistence.models.users import User
+
+
+class Signal(UUIDModel):
+    """One accepted webhook signal. `dedupe_key` is unique per user: a repeat is a duplicate."""
+
+    user = ForeignKeyField(User, backref="signals", on_delete="CASCADE")
+    account = ForeignKeyField(ExchangeAccount, null=True, on_delete="SET NULL")
+    dedupe_key = CharField(max_length=128)
+    intent = CharField(max_length=16, null=True)
+    symbol = CharField(max_length=32, null=True)
+    timeframe = IntegerField(null=True)
+    side = CharField(max_length=8, null=True)
+    entry_price = ExactDecimalField(null=True)
+    payload = JSONDocField()
+    status = CharField(max_length=20, default="received")
+    classification = CharField(max_length=32, null=True)
+    reason = TextField(null=True)
+    group = ForeignKeyField(PositionGroup, null=True, on_delete="SET NULL")
+    processed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "dedupe_key"), True),)
+
+
+class QueuedSignal(UUIDModel):
+    """An entry signal waiting for a pool slot (SPEC §5); Redis holds the ranked copy."""
+
+    user = ForeignKeyField(User, backref="queued_signals", on_delete="CASCADE")
+    account = ForeignKeyField(ExchangeAccount, on_delete="CASCADE")
+    signal = ForeignKeyField(Signal, on_delete="CASCADE")
+    symbol = CharField(max_length=32)
+    timeframe = IntegerField()
+    side = CharField(max_length=8)
+    entry_price = ExactDecimalField(null=True)
+    replacement_count = IntegerField(default=0)
+    queued_at = DateTimeField(default=utcnow)
+    status = CharField(max_length=16, default="queued", index=True)
+    force_added = BooleanField(default=False)
+    finished_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "status", "queued_at"), False),)
+
+
+class RiskAction(UUIDModel):
+    """One risk evaluation that acted or was blocked by a rule, with every number (SPEC §6)."""
+
+    user = ForeignKeyField(User, backref="risk_actions", on_delete="CASCADE")
+    loser = ForeignKeyField(PositionGroup, null=True, on_delete="SET NULL")
+    trigger = CharField(max_length=16)  # scheduled | manual
+    triggered_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    outcome = CharField(max_length=24)
+    reason = TextField(null=True)
+    required_usd = ExactDecimalField(null=True)
+    covered_usd = ExactDecimalField(null=True)
+    plan = JSONDocField(default=dict)
+
+    class Meta:
+        indexes = ((("user", "created_at"), False),)
+
+
+class EquitySnapshot(UUIDModel):
+    """Periodic equity reading for the performance page (SPEC §7)."""
+
+    user = ForeignKeyField(User, backref="equity_snapshots", on_delete="CASCADE")
+    taken_at = DateTimeField(default=utcnow)
+    equity_usd = ExactDecimalField()
+    realized_usd = ExactDecimalField()
+    unrealized_usd = ExactDecimalField()
+    allocated_usd = ExactDecimalField(default="0")
+
+    class Meta:
+        indexes = ((("user", "taken_at"), False),)

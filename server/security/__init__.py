@@ -1,0 +1,1 @@
+"""Secrets handling: the key vault, password hashing, log redaction."""

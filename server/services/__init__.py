@@ -1,0 +1,1 @@
+"""Use cases. Routes and jobs stay thin and call these."""

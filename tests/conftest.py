@@ -1,0 +1,120 @@
+"""Shared fixtures: a throwaway PostgreSQL database and a Redis database for the session,
+emptied before every test, and helpers to make users with roles.
+
+Everything real: PostgreSQL at TEST_POSTGRES_URL (default the local trust-auth server) and
+Redis at TEST_REDIS_URL (default the local server, database 14, flushed per test).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+
+import psycopg2
+import pytest
+import redis
+
+ADMIN_PG = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+RUN_ID = secrets.token_hex(3)
+
+
+def _pg_admin(sql: str) -> None:
+    conn = psycopg2.connect(ADMIN_PG)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def pg_url_for(name: str) -> str:
+    base = ADMIN_PG.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    name = f"engine_test_{RUN_ID}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    yield pg_url_for(name)
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def test_env(pg_database, tmp_path_factory):
+    """Environment of the stack under test (also handed to subprocesses)."""
+    var = tmp_path_factory.mktemp("var")
+    env = {
+        "ENGINE_ENV": "test",
+        "DATABASE_URL": pg_database,
+        "REDIS_URL": TEST_REDIS,
+        "RQ_QUEUE_PREFIX": f"t{RUN_ID}:",
+        "EVENTS_CHANNEL": f"t{RUN_ID}-events",
+        "ENGINE_MASTER_KEY_FILE": str(var / "master.key"),
+        "MAIL_OUTBOX": str(var / "outbox.jsonl"),
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-" + RUN_ID,
+        "PUBLIC_URL": "http://127.0.0.1:5999",
+        "LOG_LEVEL": "INFO",
+    }
+    os.environ.update(env)
+    return env
+
+
+@pytest.fixture(scope="session")
+def app(test_env):
+    from server import create_app
+    from server.persistence.db import db
+    from server.persistence.migrate import upgrade
+
+    application = create_app("test")
+    upgrade(db.obj)
+    return application
+
+
+@pytest.fixture(scope="session")
+def redis_client(test_env):
+    return redis.Redis.from_url(TEST_REDIS, decode_responses=True)
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request):
+    """Empty every table and the Redis database before each test that uses the app."""
+    if "app" not in request.fixturenames and "stack" not in request.fixturenames:
+        yield
+        return
+    from server.persistence.db import db
+    from server.persistence.models import ALL_MODELS
+
+    request.getfixturevalue("app")
+    tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
+    with db.connection_context():
+        db.execute_sql(f"TRUNCATE {tables} CASCADE")
+    redis.Redis.from_url(TEST_REDIS).flushdb()
+    yield
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    """make_user(role="trader") -> (user, headers with a fresh access token)."""
+    from flask_jwt_extended import create_access_token
+
+    from server.domain.enums import Role
+    from server.services.users import create_user
+
+    def _make(role: str = "trader", password: str = "Passw0rd-ok"):
+        name = f"{role}_{uuid.uuid4().hex[:8]}"
+        with app.app_context():
+            user = create_user(f"{name}@example.com", name, password, Role(role))
+            token = create_access_token(identity=str(user.id))
+        return user, {"Authorization": f"Bearer {token}"}
+
+    return _make

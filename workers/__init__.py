@@ -1,0 +1,1 @@
+"""RQ workers and the scheduler: order placement, fills, TP, risk, queue promotion."""

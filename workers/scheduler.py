@@ -1,0 +1,51 @@
+"""`scheduler` process: rq-scheduler, plus a heartbeat that `/api/health` reads.
+
+Run exactly one (rq-scheduler takes a Redis lock so a second one waits). Periodic jobs are
+registered here as later issues add them (fill monitor, TP sweep, risk, queue sweep, ...).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from rq_scheduler import Scheduler
+
+from server.config import load_config
+from server.logging_setup import configure_logging
+from server.queues import DEFAULT
+from server.services.health import heartbeat_key
+from server.state.connection import redis_for, rq_redis_for
+
+log = logging.getLogger(__name__)
+
+
+class HeartbeatScheduler(Scheduler):
+    """A scheduler that records a heartbeat every time it looks for due jobs."""
+
+    def __init__(self, *args, heartbeat_client, heartbeat_name: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._heartbeat_client = heartbeat_client
+        self._heartbeat_name = heartbeat_name
+
+    def enqueue_jobs(self):
+        self._heartbeat_client.set(self._heartbeat_name, str(time.time()), ex=3600)
+        return super().enqueue_jobs()
+
+
+def main() -> None:
+    cfg = load_config()
+    configure_logging(cfg.LOG_LEVEL)
+    scheduler = HeartbeatScheduler(
+        queue_name=f"{cfg.RQ_QUEUE_PREFIX}{DEFAULT}",
+        connection=rq_redis_for(cfg.REDIS_URL),
+        interval=2,
+        heartbeat_client=redis_for(cfg.REDIS_URL),
+        heartbeat_name=heartbeat_key(cfg.RQ_QUEUE_PREFIX),
+    )
+    log.info("scheduler started (heartbeat every 2 s)")
+    scheduler.run()
+
+
+if __name__ == "__main__":
+    main()
