@@ -61,6 +61,7 @@ class BaseConfig:
         self.SOCKETIO_ASYNC_MODE = _env("SOCKETIO_ASYNC_MODE", self.DEFAULT_ASYNC_MODE)
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL
         self.RATELIMIT_KEY_PREFIX = f"{self.RQ_QUEUE_PREFIX}limiter"
+        self.RATELIMIT_STRATEGY = "moving-window"  # no burst of 2x the limit at a boundary
 
     # Token lifetimes (SPEC §8): short access tokens, refresh tokens for a day.
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=15)

@@ -46,5 +46,5 @@ def publish(event: Event, payload: dict, user_id) -> None:
         return
     try:
         _emitter.emit(event.value, payload, to=user_room(user_id), namespace="/")
-    except Exception:  # noqa: BLE001 - see docstring
+    except Exception:
         log.exception("failed to emit %s", event.value)

@@ -25,7 +25,8 @@ def vault() -> Vault:
     cached = current_app.extensions.get("engine.vault")
     if cached is None:
         key = load_master_key(
-            current_app.config.get("ENGINE_MASTER_KEY"), current_app.config["ENGINE_MASTER_KEY_FILE"]
+            current_app.config.get("ENGINE_MASTER_KEY"),
+            current_app.config["ENGINE_MASTER_KEY_FILE"],
         )
         cached = current_app.extensions["engine.vault"] = Vault(key)
     return cached

@@ -93,8 +93,21 @@ def _clean_state(request):
     tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
     with db.connection_context():
         db.execute_sql(f"TRUNCATE {tables} CASCADE")
-    redis.Redis.from_url(TEST_REDIS).flushdb()
+    _clear_redis()
     yield
+
+
+def _clear_redis() -> None:
+    """Delete the engine's keys but keep RQ's worker registry and the scheduler's lock, so
+    real worker processes started for the session stay registered between tests."""
+    client = redis.Redis.from_url(TEST_REDIS)
+    doomed = [
+        k
+        for k in client.scan_iter(count=1000)
+        if not k.startswith(b"rq:worker") and b"scheduler" not in k
+    ]
+    if doomed:
+        client.delete(*doomed)
 
 
 @pytest.fixture
@@ -118,3 +131,18 @@ def make_user(app):
         return user, {"Authorization": f"Bearer {token}"}
 
     return _make
+
+
+# --- the real stack in subprocesses (web under gunicorn+gevent, RQ workers, scheduler) --------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session")
+def stack(app, test_env, tmp_path_factory):
+    """The engine's real processes on a free loopback port, sharing the test database/Redis."""
+    from tests.stack import start_stack
+
+    running = start_stack(ROOT, test_env, tmp_path_factory.mktemp("stack-logs"))
+    yield running
+    running.stop()

@@ -26,8 +26,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cfg = load_config()
     names = [f"{cfg.RQ_QUEUE_PREFIX}{name}" for name in PRIORITY_ORDER]
-    pool = WorkerPool(names, connection=rq_redis_for(cfg.REDIS_URL), num_workers=args.workers,
-                      worker_class=SimpleWorker)
+    pool = WorkerPool(
+        names,
+        connection=rq_redis_for(cfg.REDIS_URL),
+        num_workers=args.workers,
+        worker_class=SimpleWorker,
+    )
     pool.start(burst=args.burst, logging_level=cfg.LOG_LEVEL)
 
 

@@ -20,8 +20,11 @@ bp = Blueprint("accounts", __name__, url_prefix="/api/accounts")
 @bp.get("")
 @require_role(Role.VIEWER)
 def list_accounts():
-    rows = (ExchangeAccount.select().where(ExchangeAccount.user == current_user().id)
-            .order_by(ExchangeAccount.created_at))
+    rows = (
+        ExchangeAccount.select()
+        .where(ExchangeAccount.user == current_user().id)
+        .order_by(ExchangeAccount.created_at)
+    )
     return jsonify({"items": [account_out(a) for a in rows]})
 
 

@@ -40,8 +40,9 @@ def list_users():
 @require_role(Role.ADMIN)
 def invite_user():
     data = load(InviteUserSchema())
-    user, link = users.invite_user(current_user(), data["email"], data["username"],
-                                   Role(data["role"]), client_ip())
+    user, link = users.invite_user(
+        current_user(), data["email"], data["username"], Role(data["role"]), client_ip()
+    )
     return jsonify({"user": user_out(user), "invite_url": link}), 201
 
 

@@ -80,8 +80,13 @@ def logout():
             refresh_claims = None
         if refresh_claims and refresh_claims.get("sub") == str(current_user().id):
             revoke(client, refresh_claims["jti"], refresh_claims["exp"])
-    audit(current_user().id, "user.logout", target_type="user", target_id=current_user().id,
-          remote_addr=client_ip())
+    audit(
+        current_user().id,
+        "user.logout",
+        target_type="user",
+        target_id=current_user().id,
+        remote_addr=client_ip(),
+    )
     return jsonify({"status": "logged_out"})
 
 
@@ -104,8 +109,9 @@ def rotate_webhook_secret():
 def forgot_password():
     data = load(ForgotPasswordSchema())
     users.forgot_password(data["login"], client_ip())
-    return jsonify({"status": "sent",
-                    "message": "if that account exists, a reset link has been delivered"}), 202
+    return jsonify(
+        {"status": "sent", "message": "if that account exists, a reset link has been delivered"}
+    ), 202
 
 
 @bp.post("/reset-password")

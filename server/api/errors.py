@@ -56,8 +56,13 @@ class NotFound(ApiError):
 
 
 def error_body(status: int, message: str, code: str | None = None, fields=None) -> dict:
-    return {"error": {"code": code or _CODES.get(status, "error"), "message": message,
-                      "fields": fields or {}}}
+    return {
+        "error": {
+            "code": code or _CODES.get(status, "error"),
+            "message": message,
+            "fields": fields or {},
+        }
+    }
 
 
 def error_response(status: int, message: str, code: str | None = None, fields=None, headers=None):
@@ -121,4 +126,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal error; the engine logged the details", "internal_error")
+        return error_response(
+            500, "internal error; the engine logged the details", "internal_error"
+        )

@@ -26,8 +26,11 @@ _STATUS_FILTERS = {
 def list_positions():
     status = request.args.get("status", "open")
     if status not in _STATUS_FILTERS:
-        raise ApiError(422, "status must be open, closed or all",
-                       fields={"status": ["must be one of: open, closed, all"]})
+        raise ApiError(
+            422,
+            "status must be open, closed or all",
+            fields={"status": ["must be one of: open, closed, all"]},
+        )
     query = PositionGroup.select().where(PositionGroup.user == current_user().id)
     if _STATUS_FILTERS[status] is not None:
         query = query.where(PositionGroup.status.in_(_STATUS_FILTERS[status]))
@@ -39,13 +42,21 @@ def list_positions():
 @require_role(Role.VIEWER)
 def get_position(group_id: str):
     group = owned_or_404(PositionGroup, group_id, current_user(), "position group")
-    events = (PositionEvent.select().where(PositionEvent.group == group.id)
-              .order_by(PositionEvent.created_at))
+    events = (
+        PositionEvent.select()
+        .where(PositionEvent.group == group.id)
+        .order_by(PositionEvent.created_at)
+    )
     body = group_out(group) | {
         "pyramids": [],  # grids arrive with the position-lifecycle issue
         "events": [
-            {"kind": e.kind, "from_status": e.from_status, "to_status": e.to_status,
-             "detail": e.detail, "created_at": isoformat(e.created_at)}
+            {
+                "kind": e.kind,
+                "from_status": e.from_status,
+                "to_status": e.to_status,
+                "detail": e.detail,
+                "created_at": isoformat(e.created_at),
+            }
             for e in events
         ],
     }

@@ -9,8 +9,9 @@ declared here per backend so `ExactDecimalField` is NUMERIC on PostgreSQL and TE
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse, unquote
+from urllib.parse import unquote, urlparse
 
+import psycopg2.extras
 from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.pool import PooledPostgresqlDatabase
 
@@ -27,8 +28,10 @@ def make_database(url: str):
         path = unquote(parsed.path)
         if path.startswith("//"):  # sqlite:////abs/path
             path = path[1:]
-        elif path.startswith("/") and url.startswith("sqlite:///") and not url.startswith(
-            "sqlite:////"
+        elif (
+            path.startswith("/")
+            and url.startswith("sqlite:///")
+            and not url.startswith("sqlite:////")
         ):
             path = path[1:] if not Path(path).is_absolute() else path
         if path != ":memory:":
@@ -39,6 +42,9 @@ def make_database(url: str):
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000},
         )
     if parsed.scheme in ("postgres", "postgresql"):
+        # Hand JSONB back as text so JSONDocField decodes it the same way on both backends
+        # (psycopg2 would otherwise pre-decode it, and a JSON string would be parsed twice).
+        psycopg2.extras.register_default_jsonb(loads=lambda text: text, globally=True)
         return PooledPostgresqlDatabase(
             (parsed.path or "/").lstrip("/"),
             user=unquote(parsed.username) if parsed.username else None,
@@ -50,7 +56,9 @@ def make_database(url: str):
             stale_timeout=300,
             timeout=10,
         )
-    raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r} (use sqlite or postgresql)")
+    raise ValueError(
+        f"unsupported DATABASE_URL scheme {parsed.scheme!r} (use sqlite or postgresql)"
+    )
 
 
 def _query_param(query: str, key: str, default: str) -> str:

@@ -1,7 +1,7 @@
 """Apply or roll back the schema migrations in `migrations/` (one command: `make migrate`).
 
-    python -m server.persistence.migrate            # apply every pending migration
-    python -m server.persistence.migrate --down     # roll every migration back
+python -m server.persistence.migrate            # apply every pending migration
+python -m server.persistence.migrate --down     # roll every migration back
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def downgrade_all(database) -> list[str]:
     """Roll back every applied migration, newest first; returns the names rolled back."""
     router = router_for(database)
     done = list(router.done)
-    for name in reversed(done):
+    for _ in done:
         router.rollback()
     return list(reversed(done))
 

@@ -33,8 +33,9 @@ _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)()([A-Za-z0-9._~+/=-]+)()"),
     # "key": "value" / 'key': 'value' / key=value for secret-named keys
     re.compile(
-        r"""(?i)(["']?(?:%s)["']?\s*[:=]\s*)(["']?)([^"'\s,&}]+)(["']?)"""
-        % "|".join(re.escape(k) for k in sorted(SECRET_KEYS, key=len, reverse=True))
+        r"""(?i)(["']?(?:"""
+        + "|".join(re.escape(k) for k in sorted(SECRET_KEYS, key=len, reverse=True))
+        + r""")["']?\s*[:=]\s*)(["']?)([^"'\s,&}]+)(["']?)"""
     ),
 ]
 
@@ -63,7 +64,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string must not kill logging
+        except Exception:
             return True
         cleaned = redact_text(message)
         if cleaned != message:

@@ -70,7 +70,7 @@ class Vault:
     def decrypt(self, stored: str, purpose: str) -> str:
         if not stored.startswith(PREFIX):
             raise VaultError("unknown ciphertext format")
-        raw = base64.urlsafe_b64decode(stored[len(PREFIX):].encode())
+        raw = base64.urlsafe_b64decode(stored[len(PREFIX) :].encode())
         try:
             return self._aead.decrypt(raw[:12], raw[12:], purpose.encode()).decode()
         except InvalidTag as exc:

@@ -41,21 +41,35 @@ def _record_validation(account: ExchangeAccount, result: Validation) -> None:
     account.save(only=[ExchangeAccount.last_validated_at, ExchangeAccount.last_validation_error])
 
 
-def add_account(user: User, data: dict, remote_addr: str | None) -> tuple[ExchangeAccount, Validation]:
+def add_account(
+    user: User, data: dict, remote_addr: str | None
+) -> tuple[ExchangeAccount, Validation]:
     vault = runtime.vault()
     with db.atomic():
         account = ExchangeAccount(
-            user=user, exchange=data["exchange"], market_type=data["market_type"],
-            mode=data["mode"], label=data["label"], api_key_masked=mask_key(data["api_key"]),
+            user=user,
+            exchange=data["exchange"],
+            market_type=data["market_type"],
+            mode=data["mode"],
+            label=data["label"],
+            api_key_masked=mask_key(data["api_key"]),
         )
         account.api_key_enc = vault.encrypt(data["api_key"], _purpose(account.id, "api_key"))
-        account.api_secret_enc = vault.encrypt(data["api_secret"],
-                                               _purpose(account.id, "api_secret"))
+        account.api_secret_enc = vault.encrypt(
+            data["api_secret"], _purpose(account.id, "api_secret")
+        )
         account.save(force_insert=True)
     result = check_connectivity(account)
     _record_validation(account, result)
-    audit(user.id, "account.create", target_type="exchange_account", target_id=account.id,
-          remote_addr=remote_addr, exchange=account.exchange, mode=account.mode)
+    audit(
+        user.id,
+        "account.create",
+        target_type="exchange_account",
+        target_id=account.id,
+        remote_addr=remote_addr,
+        exchange=account.exchange,
+        mode=account.mode,
+    )
     return account, result
 
 
@@ -71,21 +85,39 @@ def credentials(account: ExchangeAccount) -> tuple[str, str]:
 def validate_account(account: ExchangeAccount, actor: User, remote_addr: str | None) -> Validation:
     result = check_connectivity(account)
     _record_validation(account, result)
-    audit(actor.id, "account.validate", target_type="exchange_account", target_id=account.id,
-          remote_addr=remote_addr, valid=result.valid)
+    audit(
+        actor.id,
+        "account.validate",
+        target_type="exchange_account",
+        target_id=account.id,
+        remote_addr=remote_addr,
+        valid=result.valid,
+    )
     return result
 
 
 def delete_account(account: ExchangeAccount, actor: User, remote_addr: str | None) -> None:
-    open_groups = PositionGroup.select().where(
-        (PositionGroup.account == account.id)
-        & (PositionGroup.status.in_([s.value for s in OPEN_GROUP_STATUSES]))
-    ).count()
+    open_groups = (
+        PositionGroup.select()
+        .where(
+            (PositionGroup.account == account.id)
+            & (PositionGroup.status.in_([s.value for s in OPEN_GROUP_STATUSES]))
+        )
+        .count()
+    )
     if open_groups:
-        raise ApiError(409, f"account has {open_groups} open position group(s); close them first",
-                       "account_in_use")
+        raise ApiError(
+            409,
+            f"account has {open_groups} open position group(s); close them first",
+            "account_in_use",
+        )
     with db.atomic():
         PositionGroup.update(account=None).where(PositionGroup.account == account.id).execute()
         account.delete_instance()
-    audit(actor.id, "account.delete", target_type="exchange_account", target_id=account.id,
-          remote_addr=remote_addr)
+    audit(
+        actor.id,
+        "account.delete",
+        target_type="exchange_account",
+        target_id=account.id,
+        remote_addr=remote_addr,
+    )

@@ -20,7 +20,7 @@ def heartbeat_key(prefix: str) -> str:
 def _check(fn) -> dict:
     try:
         return fn()
-    except Exception as exc:  # noqa: BLE001 - any failure means the dependency is down
+    except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
 
 
@@ -36,10 +36,14 @@ def _redis() -> dict:
 
 def _workers() -> dict:
     ours = {queues.queue_name(q) for q in queues.PRIORITY_ORDER}
-    workers = [w for w in Worker.all(connection=runtime.rq_connection())
-               if ours & set(w.queue_names())]
-    return {"ok": bool(workers), "count": len(workers),
-            **({} if workers else {"error": "no RQ worker is listening; start `worker`"})}
+    workers = [
+        w for w in Worker.all(connection=runtime.rq_connection()) if ours & set(w.queue_names())
+    ]
+    return {
+        "ok": bool(workers),
+        "count": len(workers),
+        **({} if workers else {"error": "no RQ worker is listening; start `worker`"}),
+    }
 
 
 def _scheduler() -> dict:
@@ -49,8 +53,11 @@ def _scheduler() -> dict:
         return {"ok": False, "error": "no scheduler heartbeat; start `scheduler`"}
     age = time.time() - float(value)
     if age > stale_after:
-        return {"ok": False, "age_seconds": round(age, 1),
-                "error": f"scheduler heartbeat is {age:.0f}s old (limit {stale_after}s)"}
+        return {
+            "ok": False,
+            "age_seconds": round(age, 1),
+            "error": f"scheduler heartbeat is {age:.0f}s old (limit {stale_after}s)",
+        }
     return {"ok": True, "age_seconds": round(age, 1)}
 
 
@@ -60,8 +67,11 @@ def health_report() -> tuple[dict, bool]:
         "redis": _check(_redis),
         "workers": _check(_workers),
         "scheduler": _check(_scheduler),
-        "exchanges": {"ok": True, "accounts": [],
-                      "note": "exchange layer not built yet; no circuit breakers to report"},
+        "exchanges": {
+            "ok": True,
+            "accounts": [],
+            "note": "exchange layer not built yet; no circuit breakers to report",
+        },
     }
     healthy = all(report[k]["ok"] for k in ("db", "redis", "workers", "scheduler"))
     return {"status": "ok" if healthy else "degraded", **report}, healthy

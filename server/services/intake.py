@@ -63,11 +63,22 @@ def _authenticated(user: User | None, payload, raw: bytes, signature: str | None
     return isinstance(presented, str) and matches_webhook_secret(user, presented)
 
 
-def _log(user, remote_addr, outcome: WebhookOutcome, http_status: int, reason: str | None,
-         payload, signal=None) -> WebhookLog:
+def _log(
+    user,
+    remote_addr,
+    outcome: WebhookOutcome,
+    http_status: int,
+    reason: str | None,
+    payload,
+    signal=None,
+) -> WebhookLog:
     return WebhookLog.create(
-        user=user, remote_addr=remote_addr, status=outcome.value, http_status=http_status,
-        reason=reason, payload=redact_document(payload) if payload is not None else None,
+        user=user,
+        remote_addr=remote_addr,
+        status=outcome.value,
+        http_status=http_status,
+        reason=reason,
+        payload=redact_document(payload) if payload is not None else None,
         signal=signal,
     )
 
@@ -77,31 +88,62 @@ def _refuse(user, remote_addr, outcome, status, reason, payload, code) -> Intake
     return IntakeResult(status, {"error": {"code": code, "message": reason, "fields": {}}})
 
 
-def receive(user_id: str, raw: bytes, signature: str | None, remote_addr: str | None) -> IntakeResult:
+def receive(
+    user_id: str, raw: bytes, signature: str | None, remote_addr: str | None
+) -> IntakeResult:
     """Handle one webhook request end to end (minus the worker's part)."""
     user = _user(user_id)
     if len(raw) > MAX_BODY_BYTES:
-        return _refuse(user, remote_addr, WebhookOutcome.REJECTED, 413,
-                       f"body larger than {MAX_BODY_BYTES} bytes", None, "payload_too_large")
+        return _refuse(
+            user,
+            remote_addr,
+            WebhookOutcome.REJECTED,
+            413,
+            f"body larger than {MAX_BODY_BYTES} bytes",
+            None,
+            "payload_too_large",
+        )
     payload = _parse(raw)
     if not _authenticated(user, payload, raw, signature):
         # Same answer for an unknown user and a wrong secret: no user enumeration.
-        return _refuse(user, remote_addr, WebhookOutcome.UNAUTHORIZED, 401,
-                       "unknown webhook or wrong secret", payload, "unauthenticated")
+        return _refuse(
+            user,
+            remote_addr,
+            WebhookOutcome.UNAUTHORIZED,
+            401,
+            "unknown webhook or wrong secret",
+            payload,
+            "unauthenticated",
+        )
     if not isinstance(payload, dict):
-        return _refuse(user, remote_addr, WebhookOutcome.INVALID, 400,
-                       "body must be a JSON object", None, "malformed_json")
+        return _refuse(
+            user,
+            remote_addr,
+            WebhookOutcome.INVALID,
+            400,
+            "body must be a JSON object",
+            None,
+            "malformed_json",
+        )
     signal_id = uuid.uuid4()
     sender_id = payload.get("signal_id")
     dedupe_key = f"id:{sender_id}" if isinstance(sender_id, str) and sender_id else str(signal_id)
     try:
         with db.atomic():
-            signal = Signal.create(id=signal_id, user=user, dedupe_key=dedupe_key[:128],
-                                   payload=redact_document(payload))
+            signal = Signal.create(
+                id=signal_id,
+                user=user,
+                dedupe_key=dedupe_key[:128],
+                payload=redact_document(payload),
+            )
             _log(user, remote_addr, WebhookOutcome.ACCEPTED, 202, None, payload, signal)
     except IntegrityError:
         _log(user, remote_addr, WebhookOutcome.DUPLICATE, 200, "signal_id already seen", payload)
         return IntakeResult(200, {"status": "duplicate"})
-    queues.enqueue(queues.SIGNALS, "workers.jobs.signals.process_signal", str(signal_id),
-                   job_id=f"signal-{signal_id}")
+    queues.enqueue(
+        queues.SIGNALS,
+        "workers.jobs.signals.process_signal",
+        str(signal_id),
+        job_id=f"signal-{signal_id}",
+    )
     return IntakeResult(202, {"signal_id": str(signal_id), "status": "accepted"})

@@ -25,16 +25,30 @@ def system_log(
     context = redact_document(context)
     log.log(logging.getLevelName(level.value), "[%s] %s", category.value, message)
     return SystemLog.create(
-        user=user_id, level=level.value, category=category.value, message=message,
-        symbol=symbol, context=context,
+        user=user_id,
+        level=level.value,
+        category=category.value,
+        message=message,
+        symbol=symbol,
+        context=context,
     )
 
 
-def audit(actor_id, action: str, *, target_type: str | None = None, target_id=None,
-          remote_addr: str | None = None, **detail) -> AuditLog:
+def audit(
+    actor_id,
+    action: str,
+    *,
+    target_type: str | None = None,
+    target_id=None,
+    remote_addr: str | None = None,
+    **detail,
+) -> AuditLog:
     """Record who changed what, when and from where."""
     return AuditLog.create(
-        actor=actor_id, action=action, target_type=target_type,
+        actor=actor_id,
+        action=action,
+        target_type=target_type,
         target_id=str(target_id) if target_id is not None else None,
-        detail=redact_document(detail), remote_addr=remote_addr,
+        detail=redact_document(detail),
+        remote_addr=remote_addr,
     )

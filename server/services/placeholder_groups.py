@@ -46,13 +46,21 @@ def open_placeholder_group(signal_id: str) -> PositionGroup | None:
             return None  # already handled (a re-run of the job changes nothing)
         payload = signal.payload if isinstance(signal.payload, dict) else {}
         tv = payload.get("tv") if isinstance(payload.get("tv"), dict) else {}
-        account = (ExchangeAccount.select().where(ExchangeAccount.user == signal.user_id)
-                   .order_by(ExchangeAccount.created_at).first())
+        account = (
+            ExchangeAccount.select()
+            .where(ExchangeAccount.user == signal.user_id)
+            .order_by(ExchangeAccount.created_at)
+            .first()
+        )
         group = PositionGroup.create(
-            user=signal.user_id, account=account,
-            exchange=(account.exchange if account else str(tv.get("exchange") or "binance"))
-            .lower()[:16],
-            symbol=_symbol(tv), timeframe=_timeframe(tv), side=_side(payload),
+            user=signal.user_id,
+            account=account,
+            exchange=(
+                account.exchange if account else str(tv.get("exchange") or "binance")
+            ).lower()[:16],
+            symbol=_symbol(tv),
+            timeframe=_timeframe(tv),
+            side=_side(payload),
             status=GroupStatus.WAITING.value,
         )
         signal.group = group
@@ -61,6 +69,7 @@ def open_placeholder_group(signal_id: str) -> PositionGroup | None:
         signal.processed_at = utcnow()
         signal.save()
         WebhookLog.update(group=group, classification="placeholder_group").where(
-            WebhookLog.signal == signal.id).execute()
+            WebhookLog.signal == signal.id
+        ).execute()
     events.publish(events.Event.GROUP_UPDATED, group_out(group), signal.user_id)
     return group

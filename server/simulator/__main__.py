@@ -14,8 +14,9 @@ from server.config import load_config
 class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         status = 200 if self.path == "/__sim/health" else 501
-        body = json.dumps({"status": "placeholder",
-                           "message": "exchange simulator not built yet"}).encode()
+        body = json.dumps(
+            {"status": "placeholder", "message": "exchange simulator not built yet"}
+        ).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

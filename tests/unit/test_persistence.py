@@ -84,11 +84,18 @@ def test_migrated_schema_keeps_decimals(database):
     previous = db.obj
     db.initialize(database)
     try:
-        user = User.create(email="a@example.com", username="alice", password_hash="x",
-                           webhook_secret_enc="v1:x")
-        group = PositionGroup.create(user=user, exchange="binance", symbol="BTCUSDT",
-                                     timeframe=60, side="long", weighted_avg_entry=EXTREMES[1],
-                                     total_filled_quantity=EXTREMES[0])
+        user = User.create(
+            email="a@example.com", username="alice", password_hash="x", webhook_secret_enc="v1:x"
+        )
+        group = PositionGroup.create(
+            user=user,
+            exchange="binance",
+            symbol="BTCUSDT",
+            timeframe=60,
+            side="long",
+            weighted_avg_entry=EXTREMES[1],
+            total_filled_quantity=EXTREMES[0],
+        )
         again = PositionGroup.get_by_id(group.id)
     finally:
         db.initialize(previous)

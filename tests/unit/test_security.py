@@ -90,10 +90,14 @@ def test_redaction_of_text_and_documents():
     """Secret-named values and bearer tokens are replaced, other values are kept."""
     text = redact_text('got {"secret": "s3cr3t", "symbol": "BTCUSDT"} Bearer eyJhbGc.x.y')
     assert "s3cr3t" not in text and "eyJhbGc" not in text and "BTCUSDT" in text
-    doc = redact_document({"secret": "a", "tv": {"symbol": "X", "api_key": "k"}, "list": [
-        {"password": "p"}]})
-    assert doc == {"secret": "***", "tv": {"symbol": "X", "api_key": "***"},
-                   "list": [{"password": "***"}]}
+    doc = redact_document(
+        {"secret": "a", "tv": {"symbol": "X", "api_key": "k"}, "list": [{"password": "p"}]}
+    )
+    assert doc == {
+        "secret": "***",
+        "tv": {"symbol": "X", "api_key": "***"},
+        "list": [{"password": "***"}],
+    }
 
 
 def test_logging_filter_scrubs_records(caplog):

@@ -12,8 +12,9 @@ _KEY = validate.Regexp(r"^[\x21-\x7e]{8,256}$", error="8–256 printable charact
 
 class AccountCreateSchema(InputSchema):
     exchange = fields.String(required=True, validate=validate.OneOf([e.value for e in Exchange]))
-    market_type = fields.String(required=True,
-                                validate=validate.OneOf([m.value for m in MarketType]))
+    market_type = fields.String(
+        required=True, validate=validate.OneOf([m.value for m in MarketType])
+    )
     mode = fields.String(required=True, validate=validate.OneOf([m.value for m in AccountMode]))
     api_key = fields.String(required=True, validate=_KEY)
     api_secret = fields.String(required=True, validate=_KEY)

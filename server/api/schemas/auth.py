@@ -7,8 +7,7 @@ from marshmallow import fields, validate
 from server.api.schemas import InputSchema
 from server.domain.enums import Role
 
-USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$",
-                           error="3–64 letters, digits, '_', '.' or '-'")
+USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,64}$", error="3–64 letters, digits, '_', '.' or '-'")
 
 
 class RegisterSchema(InputSchema):
@@ -38,8 +37,9 @@ class ResetPasswordSchema(InputSchema):
 class InviteUserSchema(InputSchema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     username = fields.String(required=True, validate=USERNAME)
-    role = fields.String(load_default=Role.TRADER.value,
-                         validate=validate.OneOf([r.value for r in Role]))
+    role = fields.String(
+        load_default=Role.TRADER.value, validate=validate.OneOf([r.value for r in Role])
+    )
 
 
 class UpdateUserSchema(InputSchema):

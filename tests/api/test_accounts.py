@@ -1,0 +1,106 @@
+"""Exchange accounts: keys encrypted at rest, masked in answers, never in a log line."""
+
+from __future__ import annotations
+
+import logging
+
+from server.persistence.models import AuditLog, ExchangeAccount, PositionGroup, SystemLog
+
+KEY = "AbC1Zq8Lw0pRt5Yv9xYz"
+SECRET = "S3cr3tValue-0123456789-never-shown"
+
+
+def _create(client, headers, **over):
+    body = {
+        "exchange": "binance",
+        "market_type": "futures",
+        "mode": "testnet",
+        "api_key": KEY,
+        "api_secret": SECRET,
+        "label": "main",
+    } | over
+    return client.post("/api/accounts", headers=headers, json=body)
+
+
+def test_create_returns_masked_key_and_honest_validation(client, make_user):
+    """POST answers 201 with the masked key only and says the connectivity check is not built."""
+    _, headers = make_user("trader")
+    r = _create(client, headers)
+    assert r.status_code == 201
+    assert r.json["api_key"] == "AbC1…9xYz"
+    assert KEY not in r.get_data(as_text=True) and SECRET not in r.get_data(as_text=True)
+    assert r.json["validation"]["valid"] is False
+    assert "not built yet" in r.json["validation"]["error"]
+
+
+def test_keys_are_encrypted_at_rest(client, make_user):
+    """The database holds ciphertext only: neither key nor secret appears in the row."""
+    _, headers = make_user("trader")
+    account_id = _create(client, headers).json["id"]
+    row = ExchangeAccount.get_by_id(account_id)
+    stored = " ".join(str(v) for v in row.__data__.values())
+    assert KEY not in stored and SECRET not in stored
+    assert row.api_secret_enc.startswith("v1:")
+
+
+def test_credentials_decrypt_for_the_exchange_layer(app, client, make_user):
+    """The exchange layer gets the exact key and secret back from the vault."""
+    from server.services.accounts import credentials
+
+    _, headers = make_user("trader")
+    account_id = _create(client, headers).json["id"]
+    with app.app_context():
+        assert credentials(ExchangeAccount.get_by_id(account_id)) == (KEY, SECRET)
+
+
+def test_no_secret_in_logs_audit_or_listing(client, make_user, caplog):
+    """Neither key nor secret appears in any log line, audit row or list answer."""
+    _, headers = make_user("trader")
+    with caplog.at_level(logging.DEBUG):
+        account_id = _create(client, headers).json["id"]
+        client.post(f"/api/accounts/{account_id}/validate", headers=headers)
+        listing = client.get("/api/accounts", headers=headers).get_data(as_text=True)
+    texts = [caplog.text, listing]
+    texts += [str(a.detail) for a in AuditLog.select()]
+    texts += [s.message + str(s.context) for s in SystemLog.select()]
+    for text in texts:
+        assert KEY not in text and SECRET not in text
+
+
+def test_invalid_account_body_is_422_and_writes_nothing(client, make_user):
+    """Unknown exchange and missing secret are reported per field; no row is written."""
+    _, headers = make_user("trader")
+    r = client.post(
+        "/api/accounts",
+        headers=headers,
+        json={
+            "exchange": "kraken",
+            "market_type": "spot",
+            "mode": "live",
+            "api_key": KEY,
+            "label": "x",
+        },
+    )
+    assert r.status_code == 422
+    assert set(r.json["error"]["fields"]) == {"exchange", "api_secret"}
+    assert ExchangeAccount.select().count() == 0
+
+
+def test_delete_refused_while_groups_are_open(client, make_user):
+    """An account with an open position group cannot be deleted (409)."""
+    user, headers = make_user("trader")
+    account_id = _create(client, headers).json["id"]
+    group = PositionGroup.create(
+        user=user.id,
+        account=account_id,
+        exchange="binance",
+        symbol="BTCUSDT",
+        timeframe=60,
+        side="long",
+        status="active",
+    )
+    assert client.delete(f"/api/accounts/{account_id}", headers=headers).status_code == 409
+    group.status = "closed"
+    group.save()
+    assert client.delete(f"/api/accounts/{account_id}", headers=headers).status_code == 204
+    assert PositionGroup.get_by_id(group.id).account_id is None
