@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from peewee import (
     BooleanField,
     CharField,
@@ -40,11 +42,11 @@ class PositionGroup(UUIDModel):
     filled_dca_legs = IntegerField(default=0)
     total_dca_legs = IntegerField(default=0)
     weighted_avg_entry = ExactDecimalField(null=True)
-    total_filled_quantity = ExactDecimalField(default="0")
-    total_invested_usd = ExactDecimalField(default="0")
-    unrealized_pnl_usd = ExactDecimalField(default="0")
-    unrealized_pnl_percent = ExactDecimalField(default="0")
-    realized_pnl_usd = ExactDecimalField(default="0")
+    total_filled_quantity = ExactDecimalField(default=Decimal("0"))
+    total_invested_usd = ExactDecimalField(default=Decimal("0"))
+    unrealized_pnl_usd = ExactDecimalField(default=Decimal("0"))
+    unrealized_pnl_percent = ExactDecimalField(default=Decimal("0"))
+    realized_pnl_usd = ExactDecimalField(default=Decimal("0"))
     tp_mode = CharField(max_length=16, default="per_leg")
     risk_blocked = BooleanField(default=False)
     risk_skip_once = BooleanField(default=False)
@@ -90,9 +92,9 @@ class DcaOrder(UUIDModel):
     status = CharField(max_length=20, default=OrderStatus.PENDING.value, index=True)
     price = ExactDecimalField(null=True)
     quantity = ExactDecimalField()
-    filled_quantity = ExactDecimalField(default="0")
+    filled_quantity = ExactDecimalField(default=Decimal("0"))
     avg_fill_price = ExactDecimalField(null=True)
-    fee = ExactDecimalField(default="0")
+    fee = ExactDecimalField(default=Decimal("0"))
     fee_currency = CharField(max_length=16, null=True)
     weight_percent = ExactDecimalField(null=True)
     gap_percent = ExactDecimalField(null=True)

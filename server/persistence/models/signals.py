@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from server.clock import utcnow
@@ -79,7 +81,7 @@ class EquitySnapshot(UUIDModel):
     equity_usd = ExactDecimalField()
     realized_usd = ExactDecimalField()
     unrealized_usd = ExactDecimalField()
-    allocated_usd = ExactDecimalField(default="0")
+    allocated_usd = ExactDecimalField(default=Decimal("0"))
 
     class Meta:
         indexes = ((("user", "taken_at"), False),)
