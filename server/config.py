@@ -40,6 +40,7 @@ class BaseConfig:
         self.REDIS_URL = _env("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.PORT = _env_int("PORT", 5000)
         self.SIMULATOR_PORT = _env_int("SIMULATOR_PORT", 8900)
+        self.SIMULATOR_HOST = _env("SIMULATOR_HOST", "127.0.0.1")  # loopback only by default
         self.SIMULATOR_URL = _env("SIMULATOR_URL", f"http://127.0.0.1:{self.SIMULATOR_PORT}")
         self.SECRET_KEY = _env("SECRET_KEY", "dev-only-change-me")
         self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY", self.SECRET_KEY)

@@ -60,6 +60,7 @@ def start_stack(root: str, env_overrides: dict, log_dir: Path, workers: int = 2)
             str(bin_dir / "gunicorn"),
             "-k",
             "gevent",
+            "--no-control-socket",
             "-w",
             "1",
             "-b",

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from server.api import accounts, admin, auth, health, positions, settings, webhooks
+    from server.api import accounts, admin, auth, health, openapi, positions, settings, webhooks
 
-    for module in (auth, admin, accounts, settings, positions, webhooks, health):
+    for module in (auth, admin, accounts, settings, positions, webhooks, health, openapi):
         app.register_blueprint(module.bp)

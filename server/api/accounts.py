@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 
 from server.api.client_address import client_ip
 from server.api.guard import current_user, require_role
+from server.api.openapi import accepts
 from server.api.ownership import owned_or_404
 from server.api.schemas import load
 from server.api.schemas.accounts import AccountCreateSchema
@@ -30,6 +31,7 @@ def list_accounts():
 
 @bp.post("")
 @require_role(Role.TRADER)
+@accepts(body=AccountCreateSchema)
 def create_account():
     data = load(AccountCreateSchema())
     account, result = accounts.add_account(current_user(), data, client_ip())

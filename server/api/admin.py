@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify
 from server.api.client_address import client_ip
 from server.api.errors import NotFound
 from server.api.guard import current_user, require_role
+from server.api.openapi import accepts
 from server.api.schemas import load
 from server.api.schemas.auth import InviteUserSchema, RegistrationModeSchema, UpdateUserSchema
 from server.api.serializers import user_out
@@ -38,6 +39,7 @@ def list_users():
 
 @bp.post("/users")
 @require_role(Role.ADMIN)
+@accepts(body=InviteUserSchema)
 def invite_user():
     data = load(InviteUserSchema())
     user, link = users.invite_user(
@@ -54,6 +56,7 @@ def get_user(user_id: str):
 
 @bp.patch("/users/<user_id>")
 @require_role(Role.ADMIN)
+@accepts(body=UpdateUserSchema)
 def update_user(user_id: str):
     changes = load(UpdateUserSchema())
     user = users.update_user(current_user(), _user_or_404(user_id), changes, client_ip())
@@ -68,6 +71,7 @@ def get_system():
 
 @bp.put("/system")
 @require_role(Role.ADMIN)
+@accepts(body=RegistrationModeSchema)
 def put_system():
     data = load(RegistrationModeSchema())
     users.set_registration_mode(data["registration"], current_user())

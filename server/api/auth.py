@@ -9,6 +9,7 @@ from jwt import PyJWTError
 from server import runtime
 from server.api.client_address import client_ip
 from server.api.guard import current_user, require_role
+from server.api.openapi import accepts
 from server.api.schemas import load
 from server.api.schemas.auth import (
     ForgotPasswordSchema,
@@ -45,6 +46,7 @@ def _tokens(user) -> dict:
 
 @bp.post("/register")
 @limiter.limit(_register_limit)
+@accepts(body=RegisterSchema)
 def register():
     data = load(RegisterSchema())
     user = users.register(data["email"], data["username"], data["password"], client_ip())
@@ -53,6 +55,7 @@ def register():
 
 @bp.post("/login")
 @limiter.limit(_login_limit)
+@accepts(body=LoginSchema)
 def login():
     data = load(LoginSchema())
     user = users.authenticate(data["login"], data["password"], client_ip())
@@ -67,6 +70,7 @@ def refresh():
 
 @bp.post("/logout")
 @require_role(Role.VIEWER)
+@accepts(body=LogoutSchema)
 def logout():
     """Revoke the presented access token and, when given, the refresh token of the session."""
     claims = get_jwt()
@@ -106,6 +110,7 @@ def rotate_webhook_secret():
 
 @bp.post("/forgot-password")
 @limiter.limit(_login_limit)
+@accepts(body=ForgotPasswordSchema)
 def forgot_password():
     data = load(ForgotPasswordSchema())
     users.forgot_password(data["login"], client_ip())
@@ -116,6 +121,7 @@ def forgot_password():
 
 @bp.post("/reset-password")
 @limiter.limit(_login_limit)
+@accepts(body=ResetPasswordSchema)
 def reset_password():
     data = load(ResetPasswordSchema())
     users.reset_password(data["token"], data["password"], client_ip())

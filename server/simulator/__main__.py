@@ -31,7 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main() -> None:
     cfg = load_config()
-    server = ThreadingHTTPServer(("127.0.0.1", cfg.SIMULATOR_PORT), _Handler)
+    server = ThreadingHTTPServer((cfg.SIMULATOR_HOST, cfg.SIMULATOR_PORT), _Handler)
     print(f"simulator placeholder on http://127.0.0.1:{cfg.SIMULATOR_PORT}", flush=True)
     server.serve_forever()
 
