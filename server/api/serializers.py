@@ -5,13 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from server.clock import isoformat
-from server.persistence.fields import decimal_to_text
+from server.domain.decimals import plain_decimal
 from server.persistence.models import ExchangeAccount, PositionGroup, User
 from server.services.users import webhook_url
 
 
 def money(value: Decimal | None) -> str | None:
-    return None if value is None else decimal_to_text(value)
+    return None if value is None else plain_decimal(value)
 
 
 def user_out(user: User) -> dict:

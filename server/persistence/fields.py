@@ -8,13 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from peewee import Field
 
-
-def decimal_to_text(value: Decimal) -> str:
-    """Plain positional notation, never an exponent, so text sorts and reads like a number."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".") or "0"
-    return text
+from server.domain.decimals import plain_decimal
 
 
 class ExactDecimalField(Field):
@@ -38,7 +32,7 @@ class ExactDecimalField(Field):
             raise ValueError(f"not a decimal: {value!r}") from exc
         if not dec.is_finite():
             raise ValueError(f"not a finite decimal: {value!r}")
-        return decimal_to_text(dec)
+        return plain_decimal(dec)
 
     def python_value(self, value):
         if value is None:
@@ -82,7 +76,7 @@ class JSONDocField(Field):
 
 def _json_default(obj):
     if isinstance(obj, Decimal):
-        return decimal_to_text(obj)
+        return plain_decimal(obj)
     if isinstance(obj, uuid.UUID):
         return str(obj)
     if hasattr(obj, "isoformat"):
