@@ -42,6 +42,8 @@ class BaseConfig:
         self.SIMULATOR_PORT = _env_int("SIMULATOR_PORT", 8900)
         self.SIMULATOR_HOST = _env("SIMULATOR_HOST", "127.0.0.1")  # loopback only by default
         self.SIMULATOR_URL = _env("SIMULATOR_URL", f"http://127.0.0.1:{self.SIMULATOR_PORT}")
+        self.EXCHANGE_TIMEOUT_MS = _env_int("EXCHANGE_TIMEOUT_MS", 10_000)
+        self.PRECISION_REFRESH_SEC = _env_int("PRECISION_REFRESH_SEC", 60)
         self.SECRET_KEY = _env("SECRET_KEY", "dev-only-change-me")
         self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY", self.SECRET_KEY)
         self.ENGINE_MASTER_KEY = os.environ.get("ENGINE_MASTER_KEY") or None

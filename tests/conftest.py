@@ -15,6 +15,8 @@ import psycopg2
 import pytest
 import redis
 
+pytest_plugins = ["tests.sim_support"]  # the simulator fixtures: simulator_url, sim
+
 ADMIN_PG = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 RUN_ID = secrets.token_hex(3)
@@ -45,7 +47,7 @@ def pg_database():
 
 
 @pytest.fixture(scope="session")
-def test_env(pg_database, tmp_path_factory):
+def test_env(pg_database, simulator_url, tmp_path_factory):
     """Environment of the stack under test (also handed to subprocesses)."""
     var = tmp_path_factory.mktemp("var")
     env = {
@@ -58,6 +60,8 @@ def test_env(pg_database, tmp_path_factory):
         "MAIL_OUTBOX": str(var / "outbox.jsonl"),
         "SECRET_KEY": "test-secret-key-that-is-long-enough-" + RUN_ID,
         "PUBLIC_URL": "http://127.0.0.1:5999",
+        "SIMULATOR_URL": simulator_url,
+        "EXCHANGE_TIMEOUT_MS": "3000",
         "LOG_LEVEL": "INFO",
     }
     os.environ.update(env)

@@ -7,7 +7,9 @@ registered here as later issues add them (fill monitor, TP sweep, risk, queue sw
 from __future__ import annotations
 
 import logging
+import re
 import time
+from datetime import UTC, datetime
 
 from rq_scheduler import Scheduler
 
@@ -33,6 +35,28 @@ class HeartbeatScheduler(Scheduler):
         return super().enqueue_jobs()
 
 
+# (job id, dotted path, interval seconds from config) — registered anew on every start.
+PERIODIC_JOBS = (
+    ("precision-refresh", "workers.jobs.precision.refresh_precision", "PRECISION_REFRESH_SEC"),
+)
+
+
+def register_periodic_jobs(scheduler: Scheduler, cfg) -> None:
+    """Replace the periodic jobs (a restart must not leave two copies firing)."""
+    for job_id, func, interval_setting in PERIODIC_JOBS:
+        job_id = re.sub(r"[^A-Za-z0-9_-]", "-", f"{cfg.RQ_QUEUE_PREFIX}{job_id}")
+        scheduler.cancel(job_id)
+        scheduler.schedule(
+            scheduled_time=datetime.now(UTC),
+            func=func,
+            interval=getattr(cfg, interval_setting),
+            repeat=None,
+            id=job_id,
+            queue_name=f"{cfg.RQ_QUEUE_PREFIX}{DEFAULT}",
+            result_ttl=600,
+        )
+
+
 def main() -> None:
     cfg = load_config()
     configure_logging(cfg.LOG_LEVEL)
@@ -43,7 +67,8 @@ def main() -> None:
         heartbeat_client=redis_for(cfg.REDIS_URL),
         heartbeat_name=heartbeat_key(cfg.RQ_QUEUE_PREFIX),
     )
-    log.info("scheduler started (heartbeat every 2 s)")
+    register_periodic_jobs(scheduler, cfg)
+    log.info("scheduler started (heartbeat every 2 s, %d periodic jobs)", len(PERIODIC_JOBS))
     scheduler.run()
 
 

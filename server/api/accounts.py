@@ -14,6 +14,7 @@ from server.api.serializers import account_out
 from server.domain.enums import Role
 from server.persistence.models import ExchangeAccount
 from server.services import accounts
+from server.services.exchanges import breaker_report
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/accounts")
 
@@ -21,12 +22,24 @@ bp = Blueprint("accounts", __name__, url_prefix="/api/accounts")
 @bp.get("")
 @require_role(Role.VIEWER)
 def list_accounts():
-    rows = (
+    rows = list(
         ExchangeAccount.select()
         .where(ExchangeAccount.user == current_user().id)
         .order_by(ExchangeAccount.created_at)
     )
-    return jsonify({"items": [account_out(a) for a in rows]})
+    breakers = {b["account_id"]: b for b in breaker_report(rows)}
+    return jsonify(
+        {
+            "items": [
+                account_out(a)
+                | {
+                    "breaker": breakers[str(a.id)]["breaker"],
+                    "breaker_error": breakers[str(a.id)]["last_error"],
+                }
+                for a in rows
+            ]
+        }
+    )
 
 
 @bp.post("")

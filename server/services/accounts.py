@@ -7,16 +7,13 @@ from dataclasses import dataclass
 from server import runtime
 from server.api.errors import ApiError
 from server.clock import utcnow
-from server.domain.enums import OPEN_GROUP_STATUSES
+from server.domain.enums import OPEN_GROUP_STATUSES, AccountMode
 from server.persistence.db import db
 from server.persistence.models import ExchangeAccount, PositionGroup, User
 from server.security.vault import mask_key
 from server.services.journal import audit
 
-NOT_BUILT = (
-    "exchange layer not built yet: the keys are stored encrypted, but connectivity and "
-    "permissions cannot be checked until the exchange issue lands"
-)
+PAPER_NOT_BUILT = "paper mode is not built yet: use mode simulated (local simulator) or testnet"
 
 
 @dataclass(frozen=True)
@@ -30,9 +27,13 @@ def _purpose(account_id, part: str) -> str:
 
 
 def check_connectivity(account: ExchangeAccount) -> Validation:
-    """Run `fetch_balance` against the exchange. Until the exchange layer exists this says so
-    plainly and reports the account as not validated, rather than pretending it works."""
-    return Validation(valid=False, error=NOT_BUILT)
+    """`fetch_balance` plus the trading-permission probe, through the account's own client."""
+    from server.services.exchanges import client_for
+
+    if account.mode == AccountMode.PAPER.value:
+        return Validation(valid=False, error=PAPER_NOT_BUILT)
+    result = client_for(account).check_connectivity()
+    return Validation(valid=result.valid, error=result.error)
 
 
 def _record_validation(account: ExchangeAccount, result: Validation) -> None:

@@ -61,6 +61,23 @@ def _scheduler() -> dict:
     return {"ok": True, "age_seconds": round(age, 1)}
 
 
+def _exchanges() -> dict:
+    """Circuit breakers of every active account, counted (no account details on a public
+    endpoint; each user sees their own accounts' breakers in GET /api/accounts)."""
+    from server.persistence.models import ExchangeAccount
+    from server.services.exchanges import breaker_report
+
+    accounts = ExchangeAccount.select().where(ExchangeAccount.is_active == True)  # noqa: E712
+    states = [row["breaker"] for row in breaker_report(accounts)]
+    open_count = sum(1 for s in states if s == "open")
+    return {
+        "ok": True,
+        "accounts": len(states),
+        "open_breakers": open_count,
+        "status": "degraded" if open_count else "ok",
+    }
+
+
 def health_report() -> tuple[dict, bool]:
     report = {
         "db": _check(_db),

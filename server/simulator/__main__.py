@@ -1,39 +1,33 @@
-"""`simulator` process placeholder: answers health and says plainly that it is not built yet.
+"""`python -m server.simulator [--host H] [--port P] [--open-keys]`: run the exchange simulator.
 
-The exchange issue replaces this with a simulator speaking Binance and Bybit REST dialects.
+Host and port default to SIMULATOR_HOST / SIMULATOR_PORT from `server.config.load_config()`;
+`--open-keys` (or SIMULATOR_OPEN_KEYS=1) accepts any well-formed API key, otherwise only keys
+given a balance through `POST /__sim/balances` are valid. SIMULATOR_CONTROL_ALLOW lists extra
+addresses/networks allowed on the loopback-only control API (e.g. a docker network).
 """
 
 from __future__ import annotations
 
-import json
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import argparse
+import os
 
 from server.config import load_config
+from server.simulator.http import serve
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def _answer(self) -> None:
-        status = 200 if self.path == "/__sim/health" else 501
-        body = json.dumps(
-            {"status": "placeholder", "message": "exchange simulator not built yet"}
-        ).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_DELETE = do_PUT = _answer
-
-    def log_message(self, *_args) -> None:
-        pass
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     cfg = load_config()
-    server = ThreadingHTTPServer((cfg.SIMULATOR_HOST, cfg.SIMULATOR_PORT), _Handler)
-    print(f"simulator placeholder on http://127.0.0.1:{cfg.SIMULATOR_PORT}", flush=True)
-    server.serve_forever()
+    parser = argparse.ArgumentParser(prog="python -m server.simulator", description=__doc__)
+    parser.add_argument("--host", default=cfg.SIMULATOR_HOST)
+    parser.add_argument("--port", type=int, default=cfg.SIMULATOR_PORT)
+    parser.add_argument(
+        "--open-keys",
+        action="store_true",
+        default=os.environ.get("SIMULATOR_OPEN_KEYS", "") in ("1", "true", "yes"),
+        help="accept any well-formed API key (secret: sim-secret-<key> unless registered)",
+    )
+    args = parser.parse_args(argv)
+    serve(args.host, args.port, args.open_keys)
 
 
 if __name__ == "__main__":

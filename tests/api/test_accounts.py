@@ -13,8 +13,8 @@ SECRET = "S3cr3tValue-0123456789-never-shown"
 def _create(client, headers, **over):
     body = {
         "exchange": "binance",
-        "market_type": "futures",
-        "mode": "testnet",
+        "market_type": "spot",
+        "mode": "simulated",
         "api_key": KEY,
         "api_secret": SECRET,
         "label": "main",
@@ -22,15 +22,55 @@ def _create(client, headers, **over):
     return client.post("/api/accounts", headers=headers, json=body)
 
 
-def test_create_returns_masked_key_and_honest_validation(client, make_user):
-    """POST answers 201 with the masked key only and says the connectivity check is not built."""
+def test_create_validates_keys_against_the_exchange(client, make_user, sim):
+    """POST answers 201 with the masked key only; the simulator accepts the funded key."""
+    sim.balances(KEY, {"USDT": "1000"}, SECRET)
     _, headers = make_user("trader")
     r = _create(client, headers)
     assert r.status_code == 201
     assert r.json["api_key"] == "AbC1…9xYz"
     assert KEY not in r.get_data(as_text=True) and SECRET not in r.get_data(as_text=True)
+    assert r.json["validation"] == {"valid": True, "error": None}
+
+
+def test_unknown_key_is_reported_precisely(client, make_user, sim):
+    """A key the exchange does not know is stored but reported as invalid, saying what to do."""
+    _, headers = make_user("trader")
+    r = _create(client, headers)
+    assert r.status_code == 201
     assert r.json["validation"]["valid"] is False
-    assert "not built yet" in r.json["validation"]["error"]
+    assert r.json["validation"]["error"].startswith("invalid API key or secret")
+
+
+def test_wrong_secret_is_invalid_and_validate_recovers(client, make_user, sim):
+    """A wrong secret fails the check; once the exchange accepts it, /validate says valid."""
+    sim.balances(KEY, {"USDT": "1000"}, "another-secret-entirely")
+    _, headers = make_user("trader")
+    r = _create(client, headers)
+    assert r.json["validation"]["valid"] is False
+    sim.balances(KEY, {"USDT": "1000"}, SECRET)
+    again = client.post(f"/api/accounts/{r.json['id']}/validate", headers=headers)
+    assert again.json == {"valid": True, "error": None}
+
+
+def test_unreachable_exchange_is_reported(client, make_user, sim):
+    """An exchange answering 500 is reported as unreachable, and the breaker shows it."""
+    sim.balances(KEY, {"USDT": "1000"}, SECRET)
+    sim.fault("http_500", path="/api/v3/account")
+    _, headers = make_user("trader")
+    r = _create(client, headers)
+    assert r.json["validation"]["valid"] is False
+    assert r.json["validation"]["error"].startswith("exchange unreachable")
+    listed = client.get("/api/accounts", headers=headers).json["items"][0]
+    assert listed["breaker"] == "closed" and "500" in (listed["breaker_error"] or "")
+
+
+def test_paper_mode_says_it_is_not_built(client, make_user):
+    """Paper accounts are stored but the check says plainly that paper mode is missing."""
+    _, headers = make_user("trader")
+    r = _create(client, headers, mode="paper")
+    assert r.json["validation"]["valid"] is False
+    assert "paper mode is not built yet" in r.json["validation"]["error"]
 
 
 def test_keys_are_encrypted_at_rest(client, make_user):
