@@ -18,6 +18,7 @@ from server.exchange.errors import (
     ExchangeError,
     OrderNotFound,
     PermissionDenied,
+    RateLimited,
     TemporaryError,
     UnknownSymbol,
 )
@@ -117,8 +118,13 @@ class CcxtExchange(ExchangeClient):
         return convert.balances(self._read("fetch_balance"))
 
     def fetch_order_trades(self, symbol: str, exchange_id: str) -> list[Trade]:
-        raws = self._read("fetch_order_trades", exchange_id, self._ccxt_symbol(symbol))
-        return [convert.trade(symbol, raw) for raw in raws]
+        """Fills of one order, from the account's trade list filtered by order id (ccxt's
+        fetch_order_trades is spot-only on Binance; myTrades/userTrades/execution list all
+        take an order id)."""
+        raws = self._read(
+            "fetch_my_trades", self._ccxt_symbol(symbol), None, None, {"orderId": exchange_id}
+        )
+        return [convert.trade(symbol, raw) for raw in raws if str(raw.get("order")) == exchange_id]
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -169,6 +175,8 @@ class CcxtExchange(ExchangeClient):
                 if found is not None:
                     return found
                 raise
+            except RateLimited:
+                raise  # refused before execution: the caller waits Retry-After, then re-sends
             except TemporaryError as exc:
                 log.warning(
                     "create %s failed temporarily (attempt %d): %s",

@@ -56,12 +56,13 @@ def ticker(engine_symbol: str, raw: dict) -> Ticker:
     )
 
 
-def trade(engine_symbol: str, raw: dict) -> Trade:
+def trade(engine_symbol: str, raw: dict, order_side: str | None = None) -> Trade:
+    """One fill; fills embedded in an order answer may omit the side (the order's applies)."""
     return Trade(
         id=str(raw["id"]),
         order_id=str(raw.get("order")),
         symbol=engine_symbol,
-        side=OrderSide(raw["side"]),
+        side=OrderSide(raw.get("side") or order_side),
         price=dec(raw["price"]),
         amount=dec(raw["amount"]),
         fee=_fee(raw.get("fee")),
@@ -90,7 +91,9 @@ def order(engine_symbol: str, raw: dict) -> ExchangeOrder:
         fees=fees,
         reduce_only=bool(raw.get("reduceOnly")),
         at=_time(raw.get("timestamp")),
-        trades=tuple(trade(engine_symbol, t) for t in raw.get("trades") or () if t.get("id")),
+        trades=tuple(
+            trade(engine_symbol, t, raw["side"]) for t in raw.get("trades") or () if t.get("id")
+        ),
     )
 
 

@@ -10,7 +10,11 @@ import ccxt
 
 from server.exchange import errors
 
-_DUPLICATE_MARKERS = ("duplicate order", "orderlinkedid is duplicate", "duplicate clientorderid")
+_DUPLICATE_MARKERS = (
+    "duplicate order",  # Binance spot -2010 "Duplicate order sent."
+    "clientorderid is duplicated",  # Binance USDⓈ-M -4116
+    "orderlinkedid is duplicate",  # Bybit 110072
+)
 
 
 class DuplicateClientOrderId(errors.InvalidOrder):
