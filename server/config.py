@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,12 @@ class BaseConfig:
         self.SIMULATOR_URL = _env("SIMULATOR_URL", f"http://127.0.0.1:{self.SIMULATOR_PORT}")
         self.EXCHANGE_TIMEOUT_MS = _env_int("EXCHANGE_TIMEOUT_MS", 10_000)
         self.PRECISION_REFRESH_SEC = _env_int("PRECISION_REFRESH_SEC", 60)
+        self.PAPER_START_BALANCE_USDT = Decimal(_env("PAPER_START_BALANCE_USDT", "10000"))
+        self.PAPER_MARKET_DATA = _env("PAPER_MARKET_DATA", "live")  # live | simulated
+        if self.PAPER_MARKET_DATA not in ("live", "simulated"):
+            raise RuntimeError(
+                f"PAPER_MARKET_DATA must be live or simulated, not {self.PAPER_MARKET_DATA!r}"
+            )
         self.SECRET_KEY = _env("SECRET_KEY", "dev-only-change-me")
         self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY", self.SECRET_KEY)
         self.ENGINE_MASTER_KEY = os.environ.get("ENGINE_MASTER_KEY") or None
@@ -56,6 +63,14 @@ class BaseConfig:
         self.RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "1") == "1"
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
         self.REGISTER_RATE_LIMIT = _env("REGISTER_RATE_LIMIT", "5 per minute")
+        # Webhooks (docs/decisions.md "Signals"): every request per client address, accepted
+        # requests per user, and failed authentications per (address, webhook URL).
+        self.WEBHOOK_RATE_LIMIT_ADDRESS = _env("WEBHOOK_RATE_LIMIT_ADDRESS", "3000 per minute")
+        self.WEBHOOK_RATE_LIMIT_USER = _env("WEBHOOK_RATE_LIMIT_USER", "600 per minute")
+        self.WEBHOOK_AUTH_FAILURE_LIMIT = _env("WEBHOOK_AUTH_FAILURE_LIMIT", "20 per minute")
+        self.SIGNAL_LANE_SWEEP_SEC = _env_int("SIGNAL_LANE_SWEEP_SEC", 10)
+        # Test and chaos knob: a random 0..N ms pause while a worker holds a lane (default 0).
+        self.SIGNAL_PROCESSING_JITTER_MS = _env_int("SIGNAL_PROCESSING_JITTER_MS", 0)
         self.RQ_QUEUE_PREFIX = _env("RQ_QUEUE_PREFIX", "")
         self.WEBAPP_DIST = _env("WEBAPP_DIST", str(ROOT / "webapp" / "dist"))
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")

@@ -133,7 +133,7 @@ def main() -> None:
     if not _port_free(cfg.PORT):
         sys.exit(f"port {cfg.PORT} is taken; stop what runs there or set PORT=...")
     url, secret = prepare_demo()
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    now = "@NOW@"  # filled in by the shell when pasted: fresh, and a new body every second
     body = json.dumps(
         {
             "secret": secret,
@@ -149,7 +149,7 @@ def main() -> None:
             "execution_intent": {"type": "entry", "side": "long", "strategy": "grid"},
         },
         separators=(",", ":"),
-    )
+    ).replace("@NOW@", """'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'""")
     print(
         f"""
 ──────────────────────────────────────────────────────────────────────────

@@ -62,6 +62,7 @@ def test_env(pg_database, simulator_url, tmp_path_factory):
         "PUBLIC_URL": "http://127.0.0.1:5999",
         "SIMULATOR_URL": simulator_url,
         "EXCHANGE_TIMEOUT_MS": "3000",
+        "PAPER_MARKET_DATA": "simulated",  # paper accounts never reach a real exchange in tests
         "LOG_LEVEL": "INFO",
     }
     os.environ.update(env)

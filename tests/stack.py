@@ -24,6 +24,20 @@ class Stack:
     base_url: str
     log_dir: Path
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    root: str = ""
+    env: dict = field(default_factory=dict)
+
+    def add_web(self, name: str) -> str:
+        """Start one more web process on its own port against the same database and Redis
+        (a second replica, e.g. to race two web processes); returns its base URL."""
+        port = free_port()
+        log = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - lives with the process
+        self.processes[name] = subprocess.Popen(
+            web_command(port), cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        wait_healthy(base_url, self)
+        return base_url
 
     def logs(self) -> str:
         return "\n".join(
@@ -41,9 +55,40 @@ class Stack:
                 proc.kill()
 
 
-def start_stack(root: str, env_overrides: dict, log_dir: Path, workers: int = 2) -> Stack:
+def web_command(port: int, web_workers: int = 1) -> list[str]:
+    """The Procfile's web process (gunicorn, gevent worker) on a loopback port."""
+    return [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "-k",
+        "gevent",
+        "--no-control-socket",
+        "-w",
+        str(web_workers),
+        "-b",
+        f"127.0.0.1:{port}",
+        "server.wsgi:app",
+    ]
+
+
+def wait_healthy(base_url: str, stack: Stack, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = httpx.get(f"{base_url}/api/health", timeout=2)
+            if last.status_code == 200:
+                return
+        except httpx.HTTPError as exc:
+            last = exc
+        time.sleep(0.3)
+    stack.stop()
+    raise RuntimeError(f"stack did not become healthy: {last!r}\n{stack.logs()}")
+
+
+def start_stack(
+    root: str, env_overrides: dict, log_dir: Path, workers: int = 2, web_workers: int = 1
+) -> Stack:
     port = free_port()
-    bin_dir = Path(sys.executable).parent
     env = (
         os.environ
         | env_overrides
@@ -56,35 +101,15 @@ def start_stack(root: str, env_overrides: dict, log_dir: Path, workers: int = 2)
         }
     )
     commands = {
-        "web": [
-            str(bin_dir / "gunicorn"),
-            "-k",
-            "gevent",
-            "--no-control-socket",
-            "-w",
-            "1",
-            "-b",
-            f"127.0.0.1:{port}",
-            "server.wsgi:app",
-        ],
+        "web": web_command(port, web_workers),
         "worker": [sys.executable, "-m", "workers.run", "--workers", str(workers)],
         "scheduler": [sys.executable, "-m", "workers.scheduler"],
     }
-    stack = Stack(base_url=f"http://127.0.0.1:{port}", log_dir=log_dir)
+    stack = Stack(base_url=f"http://127.0.0.1:{port}", log_dir=log_dir, root=root, env=env)
     for name, command in commands.items():
         log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 - lives as long as the process
         stack.processes[name] = subprocess.Popen(
             command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    deadline = time.monotonic() + 60
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = httpx.get(f"{stack.base_url}/api/health", timeout=2)
-            if last.status_code == 200:
-                return stack
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.3)
-    stack.stop()
-    raise RuntimeError(f"stack did not become healthy: {last!r}\n{stack.logs()}")
+    wait_healthy(stack.base_url, stack)
+    return stack

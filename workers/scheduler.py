@@ -38,6 +38,7 @@ class HeartbeatScheduler(Scheduler):
 # (job id, dotted path, interval seconds from config) — registered anew on every start.
 PERIODIC_JOBS = (
     ("precision-refresh", "workers.jobs.precision.refresh_precision", "PRECISION_REFRESH_SEC"),
+    ("signal-lane-sweep", "workers.jobs.signals.sweep_lanes", "SIGNAL_LANE_SWEEP_SEC"),
 )
 
 

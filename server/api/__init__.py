@@ -6,7 +6,18 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from server.api import accounts, admin, auth, health, openapi, positions, settings, webhooks
+    from server.api import (
+        accounts,
+        admin,
+        auth,
+        health,
+        openapi,
+        positions,
+        preview,
+        settings,
+        webhooks,
+    )
 
-    for module in (auth, admin, accounts, settings, positions, webhooks, health, openapi):
+    modules = (auth, admin, accounts, settings, preview, positions, webhooks, health, openapi)
+    for module in modules:
         app.register_blueprint(module.bp)

@@ -11,6 +11,8 @@ import logging
 
 from flask import Flask, jsonify, request
 from marshmallow import ValidationError
+from peewee import InterfaceError, OperationalError
+from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,19 @@ def register_error_handlers(app: Flask) -> None:
         if not request.path.startswith("/api") and status == 404:
             return exc  # SPA fallback handles non-API 404s; keep werkzeug's page off /api only
         return error_response(status, message, _CODES.get(status, "error"))
+
+    @app.errorhandler(MaxConnectionsExceeded)
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_unavailable(exc: Exception):
+        """No database connection (down, or every pooled connection busy): 503, retryable."""
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+        return error_response(
+            503,
+            "the database is unavailable or saturated; retry shortly",
+            "service_unavailable",
+            headers={"Retry-After": "1"},
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -97,6 +97,7 @@ class WebhookOutcome(StrEnum):
     UNAUTHORIZED = "unauthorized"
     STALE = "stale"
     INVALID = "invalid"
+    RATE_LIMITED = "rate_limited"
 
 
 class LogCategory(StrEnum):

@@ -98,13 +98,22 @@ class CcxtExchange(ExchangeClient):
     def fetch_order(
         self, symbol: str, *, exchange_id: str | None = None, client_order_id: str | None = None
     ) -> ExchangeOrder:
-        raw = self._read(
-            "fetch_order",
-            exchange_id or "",
-            self._ccxt_symbol(symbol),
-            self._client_id_params(client_order_id, exchange_id),
-        )
-        return convert.order(symbol, raw)
+        """One order by exchange id or by our client order id, in any status.
+
+        Bybit: ccxt's fetch_order needs `acknowledged` (it otherwise refuses, as the realtime
+        endpoint only keeps recent closed orders), and cannot look up by `orderLinkId` (it
+        sends `orderId=None`, which wins); the open-orders call with `orderLinkId` returns the
+        order in any status instead."""
+        ccxt_symbol = self._ccxt_symbol(symbol)
+        params = self._client_id_params(client_order_id, exchange_id)
+        if self.config.exchange is Exchange.BYBIT:
+            if not exchange_id:
+                found = self._read("fetch_open_orders", ccxt_symbol, None, None, params)
+                if not found:
+                    raise OrderNotFound(f"no order with client id {client_order_id}")
+                return convert.order(symbol, found[0])
+            params = {"acknowledged": True}
+        return convert.order(symbol, self._read("fetch_order", exchange_id, ccxt_symbol, params))
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
         ccxt_symbol = self._ccxt_symbol(symbol) if symbol else None
@@ -167,9 +176,6 @@ class CcxtExchange(ExchangeClient):
                     return found
             try:
                 raw = self.guard.call(lambda: self._invoke("create_order", *args))
-                return convert.order(
-                    symbol, raw | {"clientOrderId": raw.get("clientOrderId") or client_order_id}
-                )
             except DuplicateClientOrderId:
                 found = self._find_after_failure(symbol, client_order_id)
                 if found is not None:
@@ -185,8 +191,18 @@ class CcxtExchange(ExchangeClient):
                     exc,
                 )
                 last_error = exc
+            else:
+                return self._placed(symbol, raw, client_order_id)
         assert last_error is not None
         raise last_error
+
+    def _placed(self, symbol: str, raw: dict, client_order_id: str) -> ExchangeOrder:
+        """The order as placed. Bybit answers a create with ids only: read the order back."""
+        if not raw.get("side") or raw.get("amount") is None:
+            return self.fetch_order(symbol, exchange_id=str(raw["id"]))
+        return convert.order(
+            symbol, raw | {"clientOrderId": raw.get("clientOrderId") or client_order_id}
+        )
 
     def _find_after_failure(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
         try:
@@ -202,7 +218,7 @@ class CcxtExchange(ExchangeClient):
         ccxt_symbol = self._ccxt_symbol(symbol)
         params = self._client_id_params(client_order_id, exchange_id)
         try:
-            raw = self._read("cancel_order", exchange_id or "", ccxt_symbol, params)
+            raw = self._read("cancel_order", exchange_id, ccxt_symbol, params)
         except OrderNotFound:
             return self.fetch_order(
                 symbol, exchange_id=exchange_id, client_order_id=client_order_id
@@ -218,6 +234,9 @@ class CcxtExchange(ExchangeClient):
     def check_connectivity(self) -> ConnectivityCheck:
         try:
             raw = self._read("fetch_balance")
+            can_trade = _can_trade(raw.get("info") or {})
+            if self.config.exchange is Exchange.BYBIT:
+                can_trade = _bybit_can_trade(self._read("private_get_v5_user_query_api"))
         except PermissionDenied as exc:
             return ConnectivityCheck(False, f"key lacks a required permission: {exc}")
         except AuthenticationFailed:
@@ -230,7 +249,6 @@ class CcxtExchange(ExchangeClient):
             return ConnectivityCheck(False, f"exchange unreachable: {exc}")
         except ExchangeError as exc:
             return ConnectivityCheck(False, f"exchange refused the check: {exc}")
-        can_trade = _can_trade(raw.get("info") or {})
         if can_trade is False:
             return ConnectivityCheck(
                 False,
@@ -244,3 +262,9 @@ def _can_trade(info: dict) -> bool | None:
     """Binance's account answer carries `canTrade`; elsewhere we cannot tell from the balance."""
     value = info.get("canTrade")
     return value if isinstance(value, bool) else None
+
+
+def _bybit_can_trade(answer: dict) -> bool:
+    """Bybit's /v5/user/query-api: `readOnly` 1 means the key cannot place orders."""
+    result = answer.get("result") or {}
+    return str(result.get("readOnly", "0")) != "1"

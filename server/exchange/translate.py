@@ -13,7 +13,8 @@ from server.exchange import errors
 _DUPLICATE_MARKERS = (
     "duplicate order",  # Binance spot -2010 "Duplicate order sent."
     "clientorderid is duplicated",  # Binance USDⓈ-M -4116
-    "orderlinkedid is duplicate",  # Bybit 110072
+    "orderlinkedid is duplicate",  # Bybit linear 110072
+    "duplicate clientorderid",  # Bybit spot 170141
 )
 
 

@@ -13,8 +13,6 @@ from server.persistence.models import ExchangeAccount, PositionGroup, User
 from server.security.vault import mask_key
 from server.services.journal import audit
 
-PAPER_NOT_BUILT = "paper mode is not built yet: use mode simulated (local simulator) or testnet"
-
 
 @dataclass(frozen=True)
 class Validation:
@@ -27,11 +25,10 @@ def _purpose(account_id, part: str) -> str:
 
 
 def check_connectivity(account: ExchangeAccount) -> Validation:
-    """`fetch_balance` plus the trading-permission probe, through the account's own client."""
+    """`fetch_balance` plus the trading-permission probe, through the account's own client
+    (paper accounts: the public market data their fills are simulated on)."""
     from server.services.exchanges import client_for
 
-    if account.mode == AccountMode.PAPER.value:
-        return Validation(valid=False, error=PAPER_NOT_BUILT)
     result = client_for(account).check_connectivity()
     return Validation(valid=result.valid, error=result.error)
 
@@ -115,6 +112,10 @@ def delete_account(account: ExchangeAccount, actor: User, remote_addr: str | Non
     with db.atomic():
         PositionGroup.update(account=None).where(PositionGroup.account == account.id).execute()
         account.delete_instance()
+    if account.mode == AccountMode.PAPER.value:
+        from server.services.exchanges import paper_store
+
+        paper_store(account).clear()  # its simulated orders and balances go with it
     audit(
         actor.id,
         "account.delete",

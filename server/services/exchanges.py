@@ -1,7 +1,8 @@
 """Exchange clients for stored accounts: credentials from the vault, breaker state in Redis.
 
 One client per account per process, kept while the account's keys are unchanged, so loaded
-markets and ccxt's HTTP session are reused across jobs.
+markets and ccxt's HTTP session are reused across jobs. Paper accounts get a `PaperExchange`
+(state in Redis, so every process sees the same orders and balances).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from server.domain.enums import AccountMode, Exchange, MarketType
 from server.exchange.base import ExchangeClient
 from server.exchange.ccxt_client import CcxtExchange
 from server.exchange.config import ExchangeConfig
+from server.exchange.paper import PaperExchange
 from server.exchange.resilience import Guard
 from server.persistence.models import ExchangeAccount
 from server.state.breakers import RedisBreakerStore
+from server.state.paper_store import PaperStore
 
 _clients: dict[tuple, ExchangeClient] = {}
 _lock = threading.Lock()
@@ -43,23 +46,63 @@ def config_for(account: ExchangeAccount) -> ExchangeConfig:
     )
 
 
+def market_data_mode() -> AccountMode:
+    """Where paper accounts read prices and markets: `PAPER_MARKET_DATA` (live by default; the
+    tests and the demo point it at the local simulator with `simulated`)."""
+    return AccountMode(current_app.config["PAPER_MARKET_DATA"])
+
+
+def paper_store(account: ExchangeAccount) -> PaperStore:
+    return PaperStore(
+        runtime.redis_client(), current_app.config["RQ_QUEUE_PREFIX"], str(account.id)
+    )
+
+
+def _paper_client(account: ExchangeAccount) -> PaperExchange:
+    """Orders simulated locally over public market data: the market-data client is a keyless
+    `CcxtExchange` (public endpoints need no key) sharing the account's circuit breaker."""
+    common = {
+        "account_id": str(account.id),
+        "exchange": Exchange(account.exchange),
+        "market_type": MarketType(account.market_type),
+        "api_key": "",
+        "api_secret": "",
+        "simulator_url": current_app.config["SIMULATOR_URL"],
+        "timeout_ms": current_app.config["EXCHANGE_TIMEOUT_MS"],
+    }
+    market_data = CcxtExchange(
+        ExchangeConfig(mode=market_data_mode(), **common),
+        Guard(str(account.id), breaker_store()),
+    )
+    return PaperExchange(
+        ExchangeConfig(mode=AccountMode.PAPER, **common),
+        market_data,
+        paper_store(account),
+        start_balance=current_app.config["PAPER_START_BALANCE_USDT"],
+    )
+
+
 def client_for(account: ExchangeAccount) -> ExchangeClient:
-    """The cached client of `account` (rebuilt when its keys or mode change)."""
+    """The cached client of `account` (rebuilt when its keys or mode change): a `PaperExchange`
+    for paper accounts, a `CcxtExchange` otherwise."""
     cache_key = (
         str(account.id),
         account.api_key_enc,
         account.api_secret_enc,
         account.mode,
         current_app.config["SIMULATOR_URL"],
+        current_app.config["PAPER_MARKET_DATA"],
     )
     with _lock:
         client = _clients.get(cache_key)
         if client is None:
             for stale in [k for k in _clients if k[0] == cache_key[0]]:
                 del _clients[stale]
-            client = _clients[cache_key] = CcxtExchange(
-                config_for(account), Guard(str(account.id), breaker_store())
-            )
+            if account.mode == AccountMode.PAPER.value:
+                client = _paper_client(account)
+            else:
+                client = CcxtExchange(config_for(account), Guard(str(account.id), breaker_store()))
+            _clients[cache_key] = client
         return client
 
 

@@ -1,7 +1,7 @@
 """Market rules for accounts: Redis cache first, the exchange on a miss (SPEC §3.3).
 
 The cache namespace is exchange + mode + market type: simulated and testnet markets can
-differ from live ones (paper trading reads live rules).
+differ from live ones (paper trading reads the rules of its market data, live by default).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from server.domain.enums import AccountMode
 from server.domain.precision import MarketRules
 from server.exchange.errors import ExchangeError, UnknownSymbol
 from server.persistence.models import ExchangeAccount
-from server.services.exchanges import client_for
+from server.services.exchanges import client_for, market_data_mode
 from server.state import precision_cache
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,9 @@ CACHE_TTL_SECONDS = 24 * 3600  # refreshed every PRECISION_REFRESH_SEC; a day of
 
 
 def _namespace(account: ExchangeAccount) -> tuple[str, str]:
-    mode = AccountMode.LIVE.value if account.mode == AccountMode.PAPER.value else account.mode
+    mode = account.mode
+    if mode == AccountMode.PAPER.value:  # paper trades on its market data's rules
+        mode = market_data_mode().value
     return f"{account.exchange}.{mode}", account.market_type
 
 

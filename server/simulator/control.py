@@ -4,15 +4,18 @@ Besides the documented endpoints (reset, price, balances, faults, orders, replay
 `GET /__sim/health` (open to every address, for container health checks), `GET /__sim/balances`,
 `GET /__sim/faults`, `DELETE /__sim/faults`, `GET /__sim/replay` and `POST|GET /__sim/config`
 (`partial_fill_ratio`). Venues are named `<exchange>-<market>` (`binance-spot`,
-`binance-futures`); `exchange` and `market` in a body narrow a call to some venues, otherwise
-it applies to every venue that lists the symbol. Errors answer 400 `{"error": "..."}`; refused
-addresses 403 (extra networks: SIMULATOR_CONTROL_ALLOW).
+`binance-futures`, `bybit-spot`, `bybit-linear`); `exchange` and `market` in a body narrow a
+call to some venues, otherwise it applies to every venue that lists the symbol. Errors answer
+400 `{"error": "..."}`; refused addresses 403 (extra networks: SIMULATOR_CONTROL_ALLOW).
 
 Reset restores: the recorded markets, default prices (candles.py), empty books and order log,
 no faults, no replays, partial_fill_ratio 1, and one demo key `sim-demo-key` (secret
 `sim-secret-sim-demo-key`) holding 10,000 USDT on every venue; other keys are forgotten.
 `/__sim/balances` sets the free amount of each listed asset (others untouched) on every venue
-unless `exchange`/`market` narrow it, and registers `api_secret` when given.
+unless `exchange`/`market` narrow it, and registers `api_secret` when given; `read_only: true`
+marks the key as lacking trading permission (Bybit: `/v5/user/query-api` reports it and
+trading answers 10005), `read_only: false` lifts that. Bybit's two venues share one unified
+account per key, so setting either sets both.
 """
 
 from __future__ import annotations
@@ -179,6 +182,11 @@ class Control:
             venues = self._venues(body)
             if body.get("api_secret"):
                 self.sim.secrets[key] = str(body["api_secret"])
+            if "read_only" in body:  # see the module docstring
+                if body["read_only"]:
+                    self.sim.read_only.add(key)
+                else:
+                    self.sim.read_only.discard(key)
             for venue in venues:
                 venue.ledger.set_balances(key, parsed, now)
         return json_response({"api_key": key, "venues": [v.name for v in venues]})

@@ -1,6 +1,6 @@
 """The simulator's shared core: venues (one per exchange + market type), keys, the order log.
 
-A *dialect* (binance.py, binance_futures.py, later bybit.py) plugs in by subclassing `Dialect`:
+A *dialect* (binance.py, binance_futures.py, bybit.py) plugs in by subclassing `Dialect`:
 it builds its `Venue`s on every reset and maps `(method, path)` to handlers that translate the
 exchange's REST parameters and JSON shapes to and from the neutral `Venue` calls. Everything
 money-related lives in ledgers.py, matching in matching.py, market rules in markets.py.
@@ -262,6 +262,11 @@ class Dialect:
     def fault_response(self, kind: str, ms: int) -> Response:
         raise NotImplementedError
 
+    def fault_for(self, req: Request, kind: str, ms: int) -> Response:
+        """The fault answer for this request; dialects whose answer depends on the request
+        (Bybit: spot and linear share paths but not error codes) override this."""
+        return self.fault_response(kind, ms)
+
 
 @dataclass
 class LogEntry:
@@ -287,6 +292,7 @@ class Simulator:
         self.routes: dict[tuple[str, str], Route] = {}
         self.venues: dict[str, Venue] = {}
         self.secrets: dict[str, str] = {}
+        self.read_only: set[str] = set()  # keys registered read_only (no trading permission)
         self.faults = FaultSet()
         self.order_log: deque[LogEntry] = deque(maxlen=ORDER_LOG_MAX)
         self.replays: Any = None  # replay.Replays, attached by the server
@@ -307,6 +313,7 @@ class Simulator:
             for dialect in self.dialects:
                 self.venues.update(dialect.build_venues())
             self.secrets = {}
+            self.read_only = set()
             self.order_log = deque(maxlen=ORDER_LOG_MAX)
             self.faults.clear()
             self._seed_demo()
@@ -336,4 +343,5 @@ class Simulator:
 
     def log_order(self, req: Request, venue: str, fields: dict, error: dict | None) -> None:
         key = fields.pop("api_key", "")
+        venue = fields.pop("venue", None) or venue  # Bybit: one dialect, venue per category
         self.order_log.append(LogEntry(req.received_ns, venue, key, fields, req.order, error))

@@ -34,14 +34,16 @@ UNKNOWN = {"code": -1000, "msg": "An unknown error occurred while processing the
 
 
 def make_simulator(open_keys: bool = False) -> Simulator:
-    """A simulator with every dialect installed (Binance spot and USDⓈ-M futures)."""
+    """A simulator with every dialect installed (Binance spot and USDⓈ-M futures, Bybit v5)."""
     from server.simulator.binance import BinanceSpot
     from server.simulator.binance_futures import BinanceFutures
+    from server.simulator.bybit import Bybit
     from server.simulator.replay import Replays
 
     sim = Simulator(open_keys=open_keys)
     sim.install(BinanceSpot)
     sim.install(BinanceFutures)
+    sim.install(Bybit)
     sim.replays = Replays(sim)
     return sim
 
@@ -89,7 +91,7 @@ class SimServer:
                 self.execute(route, req)
             released.wait(fault.ms / 1000)
             return None
-        resp = route.dialect.fault_response(fault.kind, fault.ms)
+        resp = route.dialect.fault_for(req, fault.kind, fault.ms)
         if route.order_fields is not None:
             error = {"fault": fault.kind, "status": resp.status}
             with self.sim.lock:

@@ -65,12 +65,54 @@ def test_unreachable_exchange_is_reported(client, make_user, sim):
     assert listed["breaker"] == "closed" and "500" in (listed["breaker_error"] or "")
 
 
-def test_paper_mode_says_it_is_not_built(client, make_user):
-    """Paper accounts are stored but the check says plainly that paper mode is missing."""
+def test_paper_account_validates_on_public_market_data(app, client, make_user, sim):
+    """A paper account needs no key the exchange knows: it is valid once markets and a ticker
+    load (here from the simulator: PAPER_MARKET_DATA=simulated), and it trades on its own
+    10,000 USDT without sending anything to the exchange."""
+    from decimal import Decimal
+
+    from server.exchange.paper import PaperExchange
+    from server.exchange.types import OrderSide, OrderType
+    from server.services.exchanges import client_for
+
+    _, headers = make_user("trader")
+    r = _create(client, headers, mode="paper", api_key="anything-at-all", api_secret="x" * 12)
+    assert r.status_code == 201
+    assert r.json["validation"] == {"valid": True, "error": None}
+    with app.app_context():
+        paper = client_for(ExchangeAccount.get_by_id(r.json["id"]))
+        assert isinstance(paper, PaperExchange)
+        assert paper.fetch_balance()["USDT"].free == Decimal(10000)
+        paper.create_order(
+            "BTCUSDT", OrderSide.BUY, OrderType.MARKET, Decimal("0.002"), None, "cid-api-paper"
+        )
+    assert sim.orders() == []
+
+
+def test_paper_account_with_unreachable_market_data(client, make_user, sim):
+    """When the market data answer 500, the paper account is reported as unreachable."""
+    sim.fault("http_500", path="/api/v3/exchangeInfo")
     _, headers = make_user("trader")
     r = _create(client, headers, mode="paper")
     assert r.json["validation"]["valid"] is False
-    assert "paper mode is not built yet" in r.json["validation"]["error"]
+    assert r.json["validation"]["error"].startswith("exchange unreachable")
+
+
+def test_deleting_a_paper_account_forgets_its_state(app, client, make_user, sim):
+    """Its simulated orders and balances leave Redis with it."""
+    from server import runtime
+    from server.services.exchanges import client_for, paper_store
+
+    _, headers = make_user("trader")
+    account_id = _create(client, headers, mode="paper").json["id"]
+    with app.app_context():
+        account = ExchangeAccount.get_by_id(account_id)
+        store = paper_store(account)
+        client_for(account).fetch_balance()  # the first use funds the account in Redis
+        assert runtime.redis_client().exists(store.key("ledger"))
+    assert client.delete(f"/api/accounts/{account_id}", headers=headers).status_code == 204
+    with app.app_context():
+        assert not runtime.redis_client().exists(store.key("ledger"))
 
 
 def test_keys_are_encrypted_at_rest(client, make_user):

@@ -11,6 +11,7 @@ from rq import Queue
 
 from server.persistence.models import Signal, WebhookLog
 from server.state.connection import rq_redis_for
+from tests.signal_support import make_account
 
 PAYLOAD = {
     "tv": {
@@ -38,6 +39,7 @@ def _jobs(app) -> list:
 def test_accepted_webhook_is_logged_redacted_and_enqueued(app, client, make_user, caplog):
     """A good secret answers 202, stores the payload without the secret, queues one job."""
     user, headers = make_user("trader")
+    account = make_account(app, user)
     secret = _secret(client, headers)
     with caplog.at_level(logging.DEBUG):
         r = client.post(
@@ -52,7 +54,9 @@ def test_accepted_webhook_is_logged_redacted_and_enqueued(app, client, make_user
     assert secret not in json.dumps(Signal.get_by_id(r.json["signal_id"]).payload)
     assert secret not in caplog.text
     jobs = _jobs(app)
-    assert [j.args for j in jobs] == [(r.json["signal_id"],)]
+    lane = f"{account.id}:BTCUSDT:60:long"
+    assert [j.args for j in jobs] == [(r.json["signal_id"], lane)]
+    assert jobs[0].id == f"signal-{r.json['signal_id']}"
     assert jobs[0].func_name == "workers.jobs.signals.process_signal"
 
 
@@ -71,9 +75,10 @@ def test_unknown_user_and_wrong_secret_get_the_same_401(client, make_user):
     assert logged.status == "unauthorized" and logged.payload["secret"] == "***"
 
 
-def test_hmac_signature_authenticates_without_body_secret(client, make_user):
+def test_hmac_signature_authenticates_without_body_secret(app, client, make_user):
     """X-Signature (hex HMAC-SHA256 of the raw body) is accepted instead of a body secret."""
     user, headers = make_user("trader")
+    make_account(app, user)
     secret = _secret(client, headers)
     raw = json.dumps(PAYLOAD).encode()
     good = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
@@ -92,9 +97,10 @@ def test_hmac_signature_authenticates_without_body_secret(client, make_user):
     assert ok.status_code == 202 and bad.status_code == 401
 
 
-def test_rotated_secret_replaces_the_old_one(client, make_user):
+def test_rotated_secret_replaces_the_old_one(app, client, make_user):
     """After rotation the old secret is refused and the new one accepted."""
     user, headers = make_user("trader")
+    make_account(app, user)
     old = _secret(client, headers)
     new = _secret(client, headers)
     assert client.post(f"/api/webhook/{user.id}", json=PAYLOAD | {"secret": old}).status_code == 401
@@ -104,6 +110,7 @@ def test_rotated_secret_replaces_the_old_one(client, make_user):
 def test_repeated_signal_id_is_duplicate(app, client, make_user):
     """A signal_id seen before answers 200 duplicate and queues nothing more."""
     user, headers = make_user("trader")
+    make_account(app, user)
     body = PAYLOAD | {"secret": _secret(client, headers), "signal_id": "abc-1"}
     assert client.post(f"/api/webhook/{user.id}", json=body).status_code == 202
     again = client.post(f"/api/webhook/{user.id}", json=body)

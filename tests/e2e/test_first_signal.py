@@ -38,6 +38,19 @@ def test_register_login_webhook_appears_live(page, stack, shots_dir):
         headers={"Authorization": f"Bearer {tokens['access_token']}"},
     ).json()["webhook_secret"]
     assert webhook_url.endswith(f"/api/webhook/{tokens['user']['id']}")
+    account = httpx.post(
+        f"{stack.base_url}/api/accounts",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        json={
+            "exchange": "binance",
+            "market_type": "spot",
+            "mode": "simulated",
+            "api_key": "test-key-e2e",
+            "api_secret": "test-secret-e2e",
+            "label": "Simulator",
+        },
+    )
+    assert account.status_code == 201, account.text  # a signal needs an account to trade on
     body = json.dumps(
         {
             "secret": secret,

@@ -1,6 +1,8 @@
 """One contract, every implementation: what the engine relies on from an exchange client.
 
 Numbers are worked by hand from the venue's real rules and default fees (see conftest.VENUES).
+Tests marked `needs(...)` run only for the venues that have it (conftest: ccxt venues keep their
+orders in the simulator and check keys; paper venues simulate orders locally).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from server.exchange.errors import (
     UnknownSymbol,
 )
 from server.exchange.types import ExchangeOrderStatus, OrderSide, OrderType
-from tests.exchange.conftest import FakeClock, make_client
+from server.state.breakers import MemoryBreakerStore
+from tests.exchange.conftest import FakeClock, funded_client, make_client
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
 LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
@@ -66,7 +69,8 @@ def test_limit_order_create_fetch_cancel(exchange):
 
 def test_market_order_fills_at_last_price_with_fee(exchange, venue):
     """A market buy of 0.002 at 60,000 fills at 60,000; the fee is the taker rate: spot
-    0.1% × 0.002 BTC = 0.000002 BTC, futures 0.05% × 120 USDT = 0.06 USDT."""
+    0.1% × 0.002 BTC = 0.000002 BTC; futures 120 USDT × 0.05% = 0.06 USDT on Binance,
+    × 0.055% = 0.066 USDT on Bybit."""
     placed = exchange.create_order("BTCUSDT", BUY, MARKET, QTY, None, "cid-mkt-1")
     order = exchange.fetch_order("BTCUSDT", exchange_id=placed.id)
     assert order.status is ExchangeOrderStatus.FILLED
@@ -78,7 +82,7 @@ def test_market_order_fills_at_last_price_with_fee(exchange, venue):
         assert fee == QTY * venue.taker_fee == Decimal("0.000002")
         assert {t.fee.currency for t in trades} == {"BTC"}
     else:
-        assert fee == QTY * 60000 * venue.taker_fee == Decimal("0.06")
+        assert fee == QTY * 60000 * venue.taker_fee  # Binance 0.06, Bybit 0.066 USDT
         assert {t.fee.currency for t in trades} == {"USDT"}
 
 
@@ -97,6 +101,7 @@ def test_resting_limit_fills_when_price_crosses(exchange, sim, venue):
     assert fees == expected
 
 
+@pytest.mark.needs("sim_orders")
 def test_partial_fills_are_reported(exchange, sim):
     """With half fills per price event, 0.004 fills as 0.002 then 0.004, status following."""
     sim.config(partial_fill_ratio="0.5")
@@ -113,15 +118,26 @@ def test_partial_fills_are_reported(exchange, sim):
     assert len(exchange.fetch_order_trades("BTCUSDT", placed.id)) == 2
 
 
-def test_same_client_order_id_never_makes_a_second_order(exchange, sim):
+def test_same_client_order_id_never_makes_a_second_order(exchange):
     """Sending a client id the exchange already holds returns that order; no second one."""
     first = exchange.create_order("BTCUSDT", BUY, LIMIT, QTY, Decimal("50000"), "cid-dup-1")
     again = exchange.create_order("BTCUSDT", BUY, LIMIT, QTY, Decimal("50000"), "cid-dup-1")
     assert again.id == first.id
-    accepted = [o for o in _orders_with(sim, "cid-dup-1") if not o.get("error")]
+    open_orders = exchange.fetch_open_orders("BTCUSDT")
+    assert [o.id for o in open_orders if o.client_order_id == "cid-dup-1"] == [first.id]
+
+
+@pytest.mark.needs("sim_orders")
+def test_duplicate_client_order_id_reaches_the_exchange_once(exchange, sim):
+    """The exchange's own order log accepted the client id once; the second send was refused
+    there and resolved by looking the order up."""
+    exchange.create_order("BTCUSDT", BUY, LIMIT, QTY, Decimal("50000"), "cid-dup-2")
+    exchange.create_order("BTCUSDT", BUY, LIMIT, QTY, Decimal("50000"), "cid-dup-2")
+    accepted = [o for o in _orders_with(sim, "cid-dup-2") if not o.get("error")]
     assert len(accepted) == 1
 
 
+@pytest.mark.needs("sim_orders")
 def test_timeout_on_create_is_resolved_by_client_id_lookup(exchange, sim, venue):
     """The exchange placed the order but the answer was lost: the client finds it by client id
     instead of sending it again."""
@@ -132,6 +148,7 @@ def test_timeout_on_create_is_resolved_by_client_id_lookup(exchange, sim, venue)
     assert len(_orders_with(sim, "cid-timeout-1")) == 1
 
 
+@pytest.mark.needs("sim_orders")
 def test_dropped_create_is_sent_again_exactly_once(exchange, sim, venue):
     """A request lost before the exchange executed it is looked up, not found, and re-sent."""
     sim.fault("timeout", path=venue.order_path, method="POST", ms=5000, count=1, execute=False)
@@ -142,6 +159,7 @@ def test_dropped_create_is_sent_again_exactly_once(exchange, sim, venue):
     assert len({o.get("order_id") or o.get("id") for o in executed}) == 1
 
 
+@pytest.mark.needs("sim_orders")
 def test_insufficient_funds_is_named(exchange, sim, venue):
     """The exchange's insufficient-balance answer becomes InsufficientFunds."""
     sim.fault("insufficient_funds", path=venue.order_path, method="POST", count=1)
@@ -150,11 +168,10 @@ def test_insufficient_funds_is_named(exchange, sim, venue):
 
 
 def test_real_insufficient_balance(sim, venue):
-    """A key with 1 USDT cannot buy 120 USDT of BTC, not even at the futures default leverage
-    of 20 (20 USDT of buying power): InsufficientFunds, not a retry."""
-    sim.balances("poor-key", {"USDT": "1"}, "poor-secret")
+    """An account with 1 USDT cannot buy 120 USDT of BTC, not even at the futures default
+    leverage of 20 (20 USDT of buying power): InsufficientFunds, not a retry."""
     sim.price("BTCUSDT", "60000")
-    poor = make_client(sim, venue, key="poor-key", secret="poor-secret")
+    poor = funded_client(sim, venue, {"USDT": "1"}, "poor")
     with pytest.raises(InsufficientFunds):
         poor.create_order("BTCUSDT", BUY, MARKET, QTY, None, "cid-poor-1")
 
@@ -167,6 +184,7 @@ def test_filter_violation_is_invalid_order(exchange):
         )
 
 
+@pytest.mark.needs("api_keys")
 def test_bad_key_is_authentication_failure(sim, venue):
     """An unknown key is AuthenticationFailed, and the connectivity check says what to do."""
     stranger = make_client(sim, venue, key="unknown-key", secret="whatever")
@@ -177,6 +195,7 @@ def test_bad_key_is_authentication_failure(sim, venue):
     assert make_client(sim, venue).check_connectivity().valid
 
 
+@pytest.mark.needs("sim_orders")
 def test_rate_limit_is_named_with_retry_after(exchange, sim, venue):
     """HTTP 429 becomes RateLimited carrying the exchange's Retry-After seconds."""
     sim.fault("http_429", path=venue.order_path, method="POST", ms=2000, count=1)
@@ -185,12 +204,21 @@ def test_rate_limit_is_named_with_retry_after(exchange, sim, venue):
     assert info.value.retry_after == 2
 
 
+@pytest.mark.needs("sim_orders")
 def test_reads_are_retried_through_a_passing_fault(exchange, sim, venue):
     """Two HTTP 500s on the balance read are retried away; the third attempt succeeds."""
     sim.fault("http_500", path=venue.account_path, count=2)
     assert exchange.fetch_balance()["USDT"].free > 0
 
 
+def test_market_data_reads_are_retried_through_a_passing_fault(exchange, sim, venue):
+    """Two HTTP 500s on the ticker read are retried away; the third attempt succeeds."""
+    exchange.load_markets()
+    sim.fault("http_500", path=venue.ticker_path, count=2)
+    assert exchange.fetch_ticker("BTCUSDT").last == Decimal("60000")
+
+
+@pytest.mark.needs("sim_orders")
 def test_circuit_breaker_opens_and_recovers(sim, venue):
     """Five failing calls open the breaker: calls are refused without reaching the exchange;
     after the cool-down one trial goes through and, succeeding, closes it."""
@@ -209,3 +237,31 @@ def test_circuit_breaker_opens_and_recovers(sim, venue):
     clock.now += 31
     assert client.fetch_balance()["USDT"].total > 0
     assert client.guard.store.load("acct-1").status.value == "closed"
+
+
+def test_circuit_breaker_guards_market_data(sim, venue):
+    """The same breaker guards the public reads every implementation makes (a paper account's
+    only contact with the exchange): open after five failures, closed after a good trial."""
+    clock, breakers = FakeClock(), MemoryBreakerStore()
+    sim.price("BTCUSDT", "60000")
+    client = make_client(sim, venue, clock=clock, breakers=breakers)
+    client.load_markets()
+    sim.fault("http_500", path=venue.ticker_path)
+    for _ in range(2):
+        with pytest.raises(TemporaryError):
+            client.fetch_ticker("BTCUSDT")
+    with pytest.raises(CircuitOpen):
+        client.fetch_ticker("BTCUSDT")
+    sim.http.delete("/__sim/faults")
+    clock.now += 31
+    assert client.fetch_ticker("BTCUSDT").last == Decimal("60000")
+    assert breakers.load("acct-1").status.value == "closed"
+
+
+@pytest.mark.needs("bybit", "api_keys")
+def test_read_only_key_is_reported_as_lacking_trading_permission(sim, venue):
+    """A Bybit key marked read-only passes the balance read but fails the permission probe."""
+    sim.balances("ro-key", {"USDT": "100"}, "ro-secret", read_only=True)
+    check = make_client(sim, venue, key="ro-key", secret="ro-secret").check_connectivity()
+    assert not check.valid and check.can_trade is False
+    assert check.error.startswith("key lacks trading permission")

@@ -8,12 +8,10 @@ import pytest
 
 from server.exchange.errors import InvalidOrder
 from server.exchange.types import ExchangeOrderStatus, OrderSide, OrderType
-from tests.exchange.conftest import VENUES, make_client
-
-FUTURES = [v for v in VENUES if v.market_type.value == "futures"]
+from tests.exchange.conftest import make_client
 
 
-@pytest.mark.parametrize("venue", FUTURES, ids=lambda v: v.name)
+@pytest.mark.needs("futures")
 def test_reduce_only_closes_but_never_opens(sim, venue):
     """A reduce-only sell with no position is refused; after a 0.003 buy it closes it."""
     sim.price("BTCUSDT", "60000")

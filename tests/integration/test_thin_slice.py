@@ -14,6 +14,7 @@ import pytest
 import socketio
 
 from tests.helpers import GOOD_PASSWORD
+from tests.signal_support import make_account
 
 
 def _register(base: str, name: str) -> dict:
@@ -26,10 +27,13 @@ def _register(base: str, name: str) -> dict:
 
 
 @pytest.fixture
-def live_user(stack):
+def live_user(app, stack):
+    """A registered trader with a simulated Binance spot and futures account."""
     tokens = _register(stack.base_url, "slice")
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     secret = httpx.post(f"{stack.base_url}/api/auth/webhook-secret", headers=headers).json()
+    make_account(app, tokens["user"]["id"], market_type="spot")
+    make_account(app, tokens["user"]["id"], market_type="futures")
     return tokens, headers, secret
 
 
@@ -62,7 +66,7 @@ def test_webhook_reaches_browser_through_worker(stack, live_user):
                 "secret": secret["webhook_secret"],
                 "tv": {
                     "exchange": "BINANCE",
-                    "symbol": "BINANCE:ETHUSDT",
+                    "symbol": "BINANCE:ETHUSDT.P",  # a short needs the perpetual
                     "timeframe": "240",
                     "action": "sell",
                 },
@@ -111,7 +115,10 @@ def test_events_stay_in_the_owners_room(stack, live_user):
     try:
         httpx.post(
             secret["webhook_url"],
-            json={"secret": secret["webhook_secret"], "tv": {"symbol": "BTCUSDT"}},
+            json={
+                "secret": secret["webhook_secret"],
+                "tv": {"symbol": "BTCUSDT", "timeframe": "60", "action": "buy"},
+            },
         )
         mine.get(timeout=15)
         time.sleep(0.5)

@@ -12,6 +12,7 @@ from server.persistence.fields import ExactDecimalField
 from server.persistence.migrate import downgrade_all, upgrade
 from tests.conftest import _pg_admin, pg_url_for
 
+MIGRATIONS = ["001_initial", "002_signal_intake"]
 EXTREMES = [
     Decimal("0.000000012345678901"),
     Decimal("12345678901234.123456789012345678"),
@@ -66,13 +67,25 @@ def test_migrations_run_up_and_down(database):
     from server.persistence.models import ALL_MODELS
 
     applied = upgrade(database)
-    assert applied == ["001_initial"]
+    assert applied == MIGRATIONS
     tables = set(database.get_tables())
     assert {m._meta.table_name for m in ALL_MODELS} <= tables
     assert upgrade(database) == []  # idempotent
-    assert downgrade_all(database) == ["001_initial"]
+    assert downgrade_all(database) == list(reversed(MIGRATIONS))
     assert set(database.get_tables()) <= {"migratehistory"}
-    assert upgrade(database) == ["001_initial"]  # and up again after down
+    assert upgrade(database) == MIGRATIONS  # and up again after down
+
+
+def test_every_model_column_exists_after_migrating(database):
+    """The migrations build every column the models declare (no model drifts from them)."""
+    from server.persistence.models import ALL_MODELS
+
+    upgrade(database)
+    for model in ALL_MODELS:
+        table = model._meta.table_name
+        columns = {c.name for c in database.get_columns(table)}
+        declared = {f.column_name for f in model._meta.sorted_fields}
+        assert declared <= columns, (table, declared - columns)
 
 
 def test_migrated_schema_keeps_decimals(database):

@@ -1,13 +1,25 @@
-"""Signal jobs (queue `signals`)."""
+"""Signal jobs (queue `signals`): drive the lane of an accepted signal, and the lane sweep."""
 
 from __future__ import annotations
 
-from server.services import placeholder_groups
+from server.services import signal_lanes
 from workers.bootstrap import job
 
 
 @job
-def process_signal(signal_id: str) -> str | None:
-    """Turn an accepted signal into a position group (thin slice: a `waiting` placeholder)."""
-    group = placeholder_groups.open_placeholder_group(signal_id)
-    return str(group.id) if group is not None else None
+def process_signal(signal_id: str, lane: str | None = None) -> int:
+    """Drive the lane of an accepted signal (returns how many signals this job handled; 0 when
+    another worker holds the lane's baton and will reach this signal itself)."""
+    return signal_lanes.drive_signal(signal_id, lane)
+
+
+@job
+def drive_lane(lane: str) -> int:
+    """Drive one lane (enqueued by the lane sweep and when a long lane hands its baton on)."""
+    return signal_lanes.drive(lane)
+
+
+@job
+def sweep_lanes() -> dict[str, int]:
+    """Re-join stuck signals and drive lanes nobody holds (scheduled)."""
+    return signal_lanes.sweep()

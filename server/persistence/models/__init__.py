@@ -4,7 +4,13 @@ from server.persistence.models.accounts import ExchangeAccount, SettingsVersion
 from server.persistence.models.base import BaseModel, UUIDModel
 from server.persistence.models.logs import AuditLog, SystemLog, WebhookLog
 from server.persistence.models.positions import DcaOrder, PositionEvent, PositionGroup, Pyramid
-from server.persistence.models.signals import EquitySnapshot, QueuedSignal, RiskAction, Signal
+from server.persistence.models.signals import (
+    EquitySnapshot,
+    QueuedSignal,
+    RiskAction,
+    Signal,
+    SignalFingerprint,
+)
 from server.persistence.models.users import PasswordResetToken, SystemSetting, User
 
 ALL_MODELS = [
@@ -18,6 +24,7 @@ ALL_MODELS = [
     DcaOrder,
     PositionEvent,
     Signal,
+    SignalFingerprint,
     QueuedSignal,
     RiskAction,
     EquitySnapshot,
@@ -41,6 +48,7 @@ __all__ = [
     "RiskAction",
     "SettingsVersion",
     "Signal",
+    "SignalFingerprint",
     "SystemLog",
     "SystemSetting",
     "UUIDModel",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextField
 
-from server.persistence.fields import JSONDocField
+from server.persistence.fields import JSONDocField, UUIDTextField
 from server.persistence.models.base import UUIDModel
 from server.persistence.models.positions import PositionGroup
 from server.persistence.models.signals import Signal
@@ -12,7 +12,11 @@ from server.persistence.models.users import User
 
 
 class WebhookLog(UUIDModel):
-    """Every webhook request, accepted or not, with its outcome; secrets redacted (SPEC §2.1)."""
+    """Every webhook request, accepted or not, with its outcome; secrets redacted (SPEC §2.1).
+
+    `status` is the answer given at intake; `classification` and `reason` are later updated
+    with what the worker made of an accepted signal. Only `authenticated` rows can be replayed.
+    """
 
     user = ForeignKeyField(User, null=True, backref="webhooks", on_delete="CASCADE")
     remote_addr = CharField(max_length=64, null=True)
@@ -20,13 +24,20 @@ class WebhookLog(UUIDModel):
     http_status = IntegerField()
     reason = TextField(null=True)
     payload = JSONDocField(null=True)
+    symbol = CharField(max_length=32, null=True)
+    authenticated = BooleanField(default=False)
     signal = ForeignKeyField(Signal, null=True, on_delete="SET NULL")
     group = ForeignKeyField(PositionGroup, null=True, on_delete="SET NULL")
     classification = CharField(max_length=32, null=True)
     is_replay = BooleanField(default=False)
+    replay_of = UUIDTextField(null=True)
 
     class Meta:
-        indexes = ((("user", "created_at"), False),)
+        indexes = (
+            (("user", "created_at"), False),
+            (("user", "status", "created_at"), False),
+            (("user", "symbol", "created_at"), False),
+        )
 
 
 class SystemLog(UUIDModel):

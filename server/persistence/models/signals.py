@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
 
 from server.clock import utcnow
 from server.persistence.fields import ExactDecimalField, JSONDocField
@@ -15,25 +23,56 @@ from server.persistence.models.users import User
 
 
 class Signal(UUIDModel):
-    """One accepted webhook signal. `dedupe_key` is unique per user: a repeat is a duplicate."""
+    """One accepted webhook signal, normalised, and what the worker made of it.
+
+    `dedupe_key` is unique per user: `id:<sender signal_id>` (a repeat is a duplicate forever),
+    `new:<uuid>` without one, `replay:<uuid>` for a replay. `lane` is the position group key
+    (account:symbol:timeframe:side); `arrival_seq` and `processing_seq` record the lane's order.
+    `status`: received → processed | rejected.
+    """
 
     user = ForeignKeyField(User, backref="signals", on_delete="CASCADE")
     account = ForeignKeyField(ExchangeAccount, null=True, on_delete="SET NULL")
     dedupe_key = CharField(max_length=128)
+    sender_signal_id = CharField(max_length=128, null=True)
     intent = CharField(max_length=16, null=True)
+    exchange = CharField(max_length=16, null=True)
+    market_type = CharField(max_length=16, null=True)
     symbol = CharField(max_length=32, null=True)
     timeframe = IntegerField(null=True)
     side = CharField(max_length=8, null=True)
     entry_price = ExactDecimalField(null=True)
+    signal_time = DateTimeField(null=True)
     payload = JSONDocField()
+    lane = CharField(max_length=128, null=True)
+    arrival_seq = BigIntegerField(null=True)
+    processing_seq = BigIntegerField(null=True)
+    is_replay = BooleanField(default=False)
     status = CharField(max_length=20, default="received")
     classification = CharField(max_length=32, null=True)
     reason = TextField(null=True)
     group = ForeignKeyField(PositionGroup, null=True, on_delete="SET NULL")
+    processing_started_at = DateTimeField(null=True)
     processed_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("user", "dedupe_key"), True),)
+        indexes = (
+            (("user", "dedupe_key"), True),
+            (("status", "created_at"), False),
+        )
+
+
+class SignalFingerprint(UUIDModel):
+    """The duplicate window (SPEC §2.1): one row per (user, body hash), taken over by a new
+    signal only once `accepted_at` is older than the window (one atomic upsert)."""
+
+    user = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    body_sha256 = CharField(max_length=64)
+    signal = ForeignKeyField(Signal, null=True, backref="+", on_delete="SET NULL")
+    accepted_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("user", "body_sha256"), True),)
 
 
 class QueuedSignal(UUIDModel):

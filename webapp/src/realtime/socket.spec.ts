@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPinia, setActivePinia } from 'pinia'
 import { closeRealtime, openRealtime, realtimeStatus, reconnectRealtime } from './socket'
 import { usePositionsStore } from '@/stores/positions'
-import { makeGroup } from '@/testing/groups'
+import { makeGroup, makeOrderUpdate } from '@/testing/groups'
 
 type Handler = (...args: unknown[]) => void
 
@@ -61,6 +61,17 @@ describe('realtime socket', () => {
     emit('group.updated', makeGroup({ id: 'g1', symbol: 'XRPUSDT' }))
 
     expect(usePositionsStore().groups.map((g) => g.symbol)).toEqual(['XRPUSDT'])
+  })
+
+  it('dispatches order.updated payloads into the positions store', () => {
+    openRealtime('tok-1')
+    const store = usePositionsStore()
+    const apply = vi.spyOn(store, 'applyOrderUpdate').mockImplementation(() => {})
+    const order = makeOrderUpdate({ group_id: 'g1', pyramid_index: 1, leg: 2, status: 'filled' })
+
+    emit('order.updated', order)
+
+    expect(apply).toHaveBeenCalledWith(order)
   })
 
   it('reconnects with the fresh token after a refresh', () => {

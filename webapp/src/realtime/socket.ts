@@ -26,6 +26,7 @@ export const realtimeStatus = readonly(status)
 
 function dispatchServerEvents(s: EngineSocket): void {
   s.on('group.updated', (group) => usePositionsStore().upsert(group))
+  s.on('order.updated', (order) => usePositionsStore().applyOrderUpdate(order))
 }
 
 function watchConnection(s: EngineSocket): void {

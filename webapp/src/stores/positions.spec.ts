@@ -5,7 +5,7 @@ import { fetchPositionGroups } from '@/api/positions'
 import { ApiError } from '@/api/errors'
 import { makeGroup } from '@/testing/groups'
 
-vi.mock('@/api/positions', () => ({ fetchPositionGroups: vi.fn() }))
+vi.mock('@/api/positions', () => ({ fetchPositionGroups: vi.fn(), fetchPositionDetail: vi.fn(), closePosition: vi.fn() }))
 const fetchGroups = vi.mocked(fetchPositionGroups)
 
 const A = makeGroup({ id: 'a', symbol: 'BTCUSDT' })

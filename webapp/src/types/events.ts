@@ -1,8 +1,10 @@
-import type { PositionGroup } from './positions'
+import type { OrderUpdate, PositionGroup } from './positions'
 
 /** Socket.IO events the server emits that the app listens to (API.md, "Live events"). */
 export interface ServerToClientEvents {
   'group.updated': (group: PositionGroup) => void
+  /** One order (a DCA leg, or a TP / close / risk order) of a group changed. */
+  'order.updated': (order: OrderUpdate) => void
 }
 
 /** The app emits nothing to the server yet. */

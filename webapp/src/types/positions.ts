@@ -26,7 +26,8 @@ export interface PositionGroup {
   account_id: Uuid
   exchange: string
   symbol: string
-  timeframe: string
+  /** TradingView interval; the engine stores minutes and sends them as a number (60). */
+  timeframe: string | number
   side: Side
   status: GroupStatus
   pyramid_count: number
@@ -42,9 +43,82 @@ export interface PositionGroup {
   tp_mode: TpMode
   created_at: IsoTime
   closed_at: IsoTime | null
+  /** Why a `failed` group failed (sent by the engine, not in API.md). */
+  failure_reason?: string | null
 }
 
 /** `GET /api/positions`. */
 export interface PositionGroupList {
   items: PositionGroup[]
+}
+
+/** Exchange order life cycle (SPEC §4.2). */
+export const ORDER_STATUSES = ['pending', 'open', 'partially_filled', 'filled', 'cancelled', 'failed'] as const
+export type KnownOrderStatus = (typeof ORDER_STATUSES)[number]
+/** A status the SPA does not know yet (e.g. a reconciliation state) is still shown as it came. */
+export type OrderStatus = KnownOrderStatus | (string & {})
+
+/** Why an order exists (part of its client order id). */
+export type OrderPurpose = 'entry' | 'tp' | 'close' | 'risk'
+
+/**
+ * One DCA leg (an entry order) of a pyramid, as `GET /api/positions/<id>` lists it.
+ * `leg` and the pyramid's `index` are the engine's numbers (the grid counts from 0).
+ */
+export interface DcaLeg {
+  leg: number | null
+  status: OrderStatus
+  price: DecimalString | null
+  quantity: DecimalString | null
+  filled_quantity: DecimalString | null
+  avg_fill_price: DecimalString | null
+  weight_percent: DecimalString | null
+  gap_percent: DecimalString | null
+  tp_percent: DecimalString | null
+  tp_price: DecimalString | null
+  tp_hit: boolean | null
+  client_order_id: string | null
+  exchange_order_id: string | null
+  fee: DecimalString | null
+  /** Not in API.md; shown when the engine sends them. */
+  side?: 'buy' | 'sell' | null
+  order_type?: 'limit' | 'market' | null
+  fee_currency?: string | null
+  purpose?: OrderPurpose | null
+}
+
+export interface Pyramid {
+  index: number
+  entry_price: DecimalString | null
+  capital_usd: DecimalString | null
+  status: string
+  created_at: IsoTime | null
+  legs: DcaLeg[]
+}
+
+/** One line of a group's trail: a group transition or an order event. */
+export interface PositionEvent {
+  kind: string
+  from_status: string | null
+  to_status: string | null
+  detail: Record<string, unknown> | string | null
+  created_at: IsoTime
+}
+
+/** `GET /api/positions/<id>`: the group, its pyramids with their legs, and its events. */
+export interface PositionDetail extends PositionGroup {
+  pyramids: Pyramid[]
+  events: PositionEvent[]
+}
+
+/** The `order.updated` event: one order of a group, in the leg's shape. */
+export interface OrderUpdate extends DcaLeg {
+  group_id: Uuid
+  pyramid_index: number | null
+  purpose: OrderPurpose
+}
+
+/** `POST /api/positions/<id>/close` (202); the body is not specified, a `message` is shown if sent. */
+export interface CloseAccepted {
+  message?: string
 }

@@ -64,3 +64,30 @@ export function isZero(value: Digits): boolean {
 export function groupThousands(whole: string): string {
   return whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')
 }
+
+/** The value as an integer count of 10^−scale units: "12.5" → { units: 125n, scale: 1 }. */
+function toUnits(value: Digits): { units: bigint; scale: number } {
+  const units = BigInt(value.whole + value.fraction)
+  return { units: value.negative ? -units : units, scale: value.fraction.length }
+}
+
+/**
+ * `part / whole × 100`, computed exactly on the digits and truncated toward zero to `places`
+ * fraction digits: ("0.00031", "0.00062") → "50". Null when either is not a decimal or whole is 0.
+ */
+export function percentOf(part: string, whole: string, places = 0): string | null {
+  const p = parseDecimal(part)
+  const w = parseDecimal(whole)
+  if (!p || !w || isZero(w)) return null
+  const a = toUnits(p)
+  const b = toUnits(w)
+  // (a.units / 10^a.scale) / (b.units / 10^b.scale) × 100 × 10^places, as one integer division.
+  const numerator = a.units * 10n ** BigInt(b.scale + places) * 100n
+  const denominator = b.units * 10n ** BigInt(a.scale)
+  const scaled = numerator / denominator // BigInt division truncates toward zero
+  const negative = scaled < 0n
+  const digits = (negative ? -scaled : scaled).toString().padStart(places + 1, '0')
+  const cut = digits.length - places
+  const text = places > 0 ? `${digits.slice(0, cut)}.${digits.slice(cut)}` : digits
+  return negative ? `-${text}` : text
+}

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { percentOf } from './decimal'
 import {
   formatDecimal,
+  formatPercent,
+  groupLabel,
   formatPnlPercent,
   formatPnlUsd,
   formatQuantity,
@@ -106,5 +109,39 @@ describe('formatRelativeTime', () => {
     expect(formatRelativeTime('2026-09-01T00:00:00Z', now)).toBe('2026-09-01')
     expect(formatRelativeTime('2026-11-21T13:00:00Z', now)).toBe('2026-11-21 13:00:00 UTC')
     expect(formatRelativeTime(null, now)).toBe('—')
+  })
+})
+
+describe('percentOf', () => {
+  it('divides decimal strings exactly, truncating to the places asked', () => {
+    expect(percentOf('0.00031', '0.00062')).toBe('50')
+    expect(percentOf('1', '3', 2)).toBe('33.33')
+    expect(percentOf('2', '3', 2)).toBe('66.66')
+    expect(percentOf('12345678901234567.89', '12345678901234567.89')).toBe('100')
+    expect(percentOf('-1', '4', 1)).toBe('-25.0')
+    expect(percentOf('1E-8', '1E-6', 0)).toBe('1')
+  })
+
+  it('is null for a zero or unreadable whole', () => {
+    expect(percentOf('1', '0')).toBeNull()
+    expect(percentOf('1', 'abc')).toBeNull()
+  })
+})
+
+describe('formatPercent and groupLabel', () => {
+  it('keeps every digit and the typographic minus', () => {
+    expect(formatPercent('-1.50')).toBe('\u22121.5%')
+    expect(formatPercent(null)).toBe(NONE)
+  })
+
+  it('names a group as the engine logs do', () => {
+    expect(groupLabel({ symbol: 'BTCUSDT', timeframe: 60, side: 'long' })).toBe('BTCUSDT 60m long')
+    expect(groupLabel({ symbol: 'ETHUSDT', timeframe: '240', side: 'short' })).toBe('ETHUSDT 240m short')
+    expect(groupLabel({ symbol: 'SOLUSDT', timeframe: 'D', side: 'long' })).toBe('SOLUSDT D long')
+  })
+
+  it('formats a numeric timeframe as the engine sends it', () => {
+    expect(formatTimeframe(60)).toBe('1h')
+    expect(formatTimeframe(15)).toBe('15m')
   })
 })

@@ -76,13 +76,29 @@ export function formatPnlPercent(value: Maybe<string>): SignedText {
 }
 
 /** TradingView intervals: "15" → "15m", "240" → "4h", "D" → "1D"; anything else as it came. */
-export function formatTimeframe(timeframe: string): string {
+export function formatTimeframe(value: string | number): string {
+  const timeframe = String(value)
   if (/^\d+$/.test(timeframe)) {
     const minutes = Number(timeframe)
     return minutes >= 60 && minutes % 60 === 0 ? `${minutes / 60}h` : `${minutes}m`
   }
   if (/^[DWM]$/.test(timeframe)) return `1${timeframe}`
   return timeframe
+}
+
+/** Percentages as configured ("-1.5" → "−1.5%"), every digit kept; null → "—". */
+export function formatPercent(value: Maybe<string>): string {
+  const text = formatDecimal(value)
+  return text === NONE ? NONE : `${text}%`
+}
+
+/**
+ * A group as the engine's log lines name it: "BTCUSDT 60m long" (the timeframe in minutes,
+ * as in "BTCUSDT 60m long: pyramid 2 placed").
+ */
+export function groupLabel(group: { symbol: string; timeframe: string | number; side: string }): string {
+  const timeframe = String(group.timeframe)
+  return `${group.symbol} ${/^\d+$/.test(timeframe) ? `${timeframe}m` : timeframe} ${group.side}`
 }
 
 const MINUTE = 60

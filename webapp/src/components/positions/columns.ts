@@ -1,6 +1,8 @@
 import { h, type VNodeChild } from 'vue'
 import { NTag, type DataTableColumns } from 'naive-ui'
-import { SIDE_TAG, STATUS_TAG, statusLabel } from './statusLook'
+import ClosePositionButton from './ClosePositionButton.vue'
+import PositionDetail from './PositionDetail.vue'
+import { SIDE_TAG, STATUS_TAG, statusLabel, tpModeLabel } from './statusLook'
 import type { PositionGroup } from '@/types/positions'
 import {
   formatDateTime,
@@ -21,9 +23,20 @@ function numeric(text: string): VNodeChild {
   return h('span', { class: 'num' }, text)
 }
 
-/** The positions table's columns; `now` ages the relative creation times. */
-export function positionColumns(now: Date): DataTableColumns<PositionGroup> {
-  return [
+export interface ColumnOptions {
+  /** The signed-in user may close groups (trader and above): adds the actions column. */
+  canClose: boolean
+}
+
+/** The positions table's columns; `now` ages the relative times. Rows expand to their legs. */
+export function positionColumns(now: Date, options: ColumnOptions = { canClose: false }): DataTableColumns<PositionGroup> {
+  const columns: DataTableColumns<PositionGroup> = [
+    {
+      type: 'expand',
+      fixed: 'left',
+      width: 36,
+      renderExpand: (row) => h(PositionDetail, { group: row, now }),
+    },
     {
       key: 'symbol',
       title: 'Symbol',
@@ -107,6 +120,12 @@ export function positionColumns(now: Date): DataTableColumns<PositionGroup> {
       render: (row) => h('span', { class: 'num' }, [signed(formatPnlUsd(row.realized_pnl_usd))]),
     },
     {
+      key: 'tp_mode',
+      title: 'TP mode',
+      width: 100,
+      render: (row) => h('span', { 'data-testid': 'position-tp-mode' }, tpModeLabel(row.tp_mode)),
+    },
+    {
       key: 'created',
       title: 'Opened',
       width: 110,
@@ -114,4 +133,15 @@ export function positionColumns(now: Date): DataTableColumns<PositionGroup> {
         h('time', { datetime: row.created_at, title: formatDateTime(row.created_at) }, formatRelativeTime(row.created_at, now)),
     },
   ]
+  if (options.canClose) {
+    columns.push({
+      key: 'actions',
+      title: '',
+      fixed: 'right',
+      width: 90,
+      align: 'center',
+      render: (row) => h(ClosePositionButton, { group: row }),
+    })
+  }
+  return columns
 }

@@ -1,0 +1,144 @@
+"""Signal lanes: strict arrival order per position group across any number of workers.
+
+Every accepted signal joins the lane of its position group (account, symbol, timeframe, side)
+and gets a job. The job's worker tries to take the lane's baton: if it gets it, it works
+through the lane front to back, one signal at a time, until the lane is empty; if another worker
+holds the baton, the job leaves at once — the holder gives the baton back only when the lane is
+empty (atomically), so it will reach this signal too. Different lanes are driven in parallel.
+
+The lane sweep (scheduled) repairs what a crash can leave behind: signals committed to
+PostgreSQL but never in a lane (web process died between commit and lane join, or Redis was
+flushed), and lanes with signals waiting but no baton (a worker died mid-lane).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+import redis
+from flask import current_app
+from peewee import fn
+from rq.exceptions import DuplicateJobError
+
+from server import queues, runtime
+from server.clock import utcnow
+from server.persistence.models import Signal
+from server.state.signal_lanes import SignalLanes
+
+log = logging.getLogger(__name__)
+
+BATON_TTL_MS = 30_000  # extended before every signal; a dead driver's lane waits at most this
+MAX_PER_TURN = 200  # then the baton is handed on through a fresh job (RQ job timeouts)
+STUCK_AFTER = timedelta(seconds=30)
+PROCESS_JOB = "workers.jobs.signals.process_signal"
+DRIVE_JOB = "workers.jobs.signals.drive_lane"
+
+_instances: dict[tuple[int, str], SignalLanes] = {}
+
+
+def lanes() -> SignalLanes:
+    """This process's lanes for the configured Redis and key prefix."""
+    client = runtime.redis_client()
+    prefix = current_app.config["RQ_QUEUE_PREFIX"]
+    key = (id(client), prefix)
+    found = _instances.get(key)
+    if found is None:
+        found = _instances[key] = SignalLanes(client, prefix)
+    return found
+
+
+def dispatch(signal_id: str, lane: str) -> None:
+    """After the signal is committed: join its lane and, unless a worker is driving it or
+    has been called to (either will reach this signal), enqueue a job to drive it (id
+    `signal-<id>`, unique, so a signal is never queued twice). A Redis failure here loses
+    nothing: the signal is in PostgreSQL and the lane sweep joins it later."""
+    try:
+        _seq, call_driver = lanes().join(lane, signal_id)
+        if not call_driver:
+            return
+        queues.enqueue(
+            queues.SIGNALS, PROCESS_JOB, signal_id, lane, job_id=f"signal-{signal_id}", unique=True
+        )
+    except DuplicateJobError:
+        pass
+    except (redis.RedisError, OSError) as exc:
+        log.error("signal %s accepted, not queued (%s); the lane sweep retries", signal_id, exc)
+
+
+def drive(lane: str) -> int:
+    """Work through `lane` if no other worker is; returns how many signals this call handled."""
+    from server.services.signal_processing import process  # the lane does not need it to load
+
+    store = lanes()
+    token = uuid.uuid4().hex
+    if not store.take_baton(lane, token, BATON_TTL_MS):
+        return 0  # the baton holder will reach our signal: it only stops on an empty lane
+    done = 0
+    try:
+        while True:
+            head = store.head(lane)
+            if head is None:
+                if store.release_if_empty(lane, token) == 0:
+                    continue  # a signal joined while we were looking: keep going
+                return done
+            if done >= MAX_PER_TURN:
+                store.release(lane, token)
+                queues.enqueue(queues.SIGNALS, DRIVE_JOB, lane)
+                return done
+            if not store.extend(lane, token, BATON_TTL_MS):
+                log.warning("lost the baton of lane %s; its new holder carries on", lane)
+                return done
+            signal_id, arrival_seq = head
+            process(signal_id, arrival_seq, store.next_processing_seq)
+            store.leave(lane, signal_id)
+            done += 1
+    except BaseException:
+        store.release(lane, token)  # let another worker, or the sweep, take over
+        raise
+
+
+def drive_signal(signal_id: str, lane: str | None) -> int:
+    """The job of one accepted signal: drive its lane (found in PostgreSQL when not given)."""
+    if lane is None:
+        signal = Signal.get_or_none(Signal.id == signal_id)
+        if signal is None or signal.lane is None:
+            return 0
+        lane = signal.lane
+    return drive(lane)
+
+
+def sweep() -> dict[str, int]:
+    """Repair lanes after crashes or a Redis flush (scheduled every SIGNAL_LANE_SWEEP_SEC)."""
+    store = lanes()
+    if not store.counters_present():
+        top = Signal.select(
+            fn.MAX(Signal.arrival_seq).alias("arrival"),
+            fn.MAX(Signal.processing_seq).alias("processing"),
+        ).dicts()[0]
+        store.ensure_counters(top["arrival"] or 0, top["processing"] or 0)
+    stuck = (
+        Signal.select(Signal.id, Signal.lane)
+        .where(
+            (Signal.status == "received")
+            & (Signal.created_at < utcnow() - STUCK_AFTER)
+            & Signal.lane.is_null(False)
+        )
+        .order_by(Signal.created_at)
+        .limit(1000)
+    )
+    rejoined = 0
+    for signal in stuck:
+        store.join(signal.lane, str(signal.id))
+        rejoined += 1
+    driven = 0
+    for lane in store.active_lanes():
+        if store.forget_if_empty(lane):
+            continue
+        if not store.baton_held(lane):
+            queues.enqueue(queues.SIGNALS, DRIVE_JOB, lane)
+            driven += 1
+    if rejoined or driven:
+        log.info("lane sweep: %d stuck signal(s) re-joined, %d lane(s) driven", rejoined, driven)
+    return {"rejoined": rejoined, "driven": driven}

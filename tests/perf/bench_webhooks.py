@@ -1,0 +1,346 @@
+"""Benchmark of webhook ingestion (run as a script; not collected by pytest).
+
+    .venv/bin/python tests/perf/bench_webhooks.py [--rates 100,500,1000] [--duration 10]
+                                                  [--workers 2] [--web-workers 1]
+                                                  [--lanes 30] [--json out.json]
+
+Starts the real stack (`tests/stack.py`: gunicorn+gevent web, RQ worker pool, scheduler) and
+the exchange simulator against a fresh PostgreSQL database and a Redis database of its own,
+registers traders with simulated accounts, then for each rate sends TradingView-rendered
+webhooks (unique bodies, `text/plain`, spread over `--lanes` position groups) open-loop for
+`--duration` seconds from an asyncio client in this process, and reports:
+
+- accepted/s (202s per second of the run) and every other status seen;
+- latency p50/p95/p99/max in ms, measured from each request's *scheduled* send time (a client
+  that falls behind shows as latency, not as a quietly lower rate);
+- web process CPU ms per request (from /proc), the one-core ceiling that implies;
+- how long the workers took to classify everything that was accepted.
+
+Rate limits stay on (their Redis round trips are part of the path) but are set high enough not
+to trip. Client, server, PostgreSQL and Redis share the machine: the numbers include that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import psycopg2  # noqa: E402
+
+from tests.sim_support import free_port, start_simulator, stop  # noqa: E402
+from tests.stack import start_stack  # noqa: E402
+
+ADMIN_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT")
+TIMEFRAMES = ("5", "15", "60", "240", "1D")
+PASSWORD = "Bench-Passw0rd"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def _pg(sql: str, url: str = ADMIN_PG):
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_pids(pid: int) -> list[int]:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid] + [p for c in children for p in tree_pids(int(c))]
+
+
+def signal_tree(pid: int, signum: int) -> None:
+    for each in tree_pids(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(each, signum)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process and its children (the worker pool forks its workers)."""
+    total = proc_cpu_seconds(pid)
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return total + sum(tree_cpu_seconds(int(c)) for c in children)
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def setup_traders(base: str, count: int) -> list[tuple[str, str]]:
+    """Register traders, give each a simulated Binance spot account; (webhook URL, secret)."""
+    out = []
+    with httpx.Client(base_url=base, timeout=30) as http:
+        for n in range(count):
+            name = f"bench{n}_{secrets.token_hex(2)}"
+            r = http.post(
+                "/api/auth/register",
+                json={"email": f"{name}@example.com", "username": name, "password": PASSWORD},
+            )
+            r.raise_for_status()
+            auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
+            account = {
+                "exchange": "binance",
+                "market_type": "spot",
+                "mode": "simulated",
+                "api_key": "bench-key-" + name,
+                "api_secret": "bench-secret-" + name,
+                "label": "bench",
+            }
+            http.post("/api/accounts", headers=auth, json=account).raise_for_status()
+            secret = http.post("/api/auth/webhook-secret", headers=auth).json()
+            out.append((secret["webhook_url"], secret["webhook_secret"]))
+    return out
+
+
+def rendered_body(secret: str, lane: int, n: int) -> bytes:
+    """A strategy alert as TradingView renders the docs/tradingview.md template."""
+    symbol = SYMBOLS[lane % len(SYMBOLS)]
+    timeframe = TIMEFRAMES[(lane // len(SYMBOLS)) % len(TIMEFRAMES)]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    doc = {
+        "secret": secret,
+        "signal_id": f"bench-{n}",
+        "tv": {
+            "exchange": "BINANCE",
+            "symbol": symbol,
+            "timeframe": timeframe,
+            "action": "buy",
+            "market_position": "long",
+            "prev_market_position": "flat",
+            "entry_price": f"{100 + n}.5",
+            "order_id": "Long 1",
+            "time": now,
+        },
+        "execution_intent": {"type": "entry", "side": "long", "strategy": "grid"},
+    }
+    return json.dumps(doc).encode()
+
+
+# --------------------------------------------------------------------------- load
+
+
+async def _load(targets, rate: float, duration: float, lanes: int, start_n: int) -> dict:
+    import aiohttp
+
+    total = int(rate * duration)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors: dict[str, int] = {}
+    connector = aiohttp.TCPConnector(limit=512, force_close=False)
+    headers = {"Content-Type": "text/plain"}
+    loop = asyncio.get_running_loop()
+
+    async def one(session, i: int, due: float) -> None:
+        url, secret = targets[i % len(targets)]
+        data = rendered_body(secret, i % lanes, start_n + i)
+        try:
+            async with session.post(url, data=data, headers=headers) as response:
+                await response.read()
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+        except Exception as exc:  # report, do not stop the run
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            return
+        latencies.append(loop.time() - due)
+
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        t0 = loop.time() + 0.2
+        tasks = []
+        sent = 0
+        while sent < total:
+            now = loop.time()
+            due_count = min(total, int((now - t0) * rate) + 1) if now >= t0 else 0
+            while sent < due_count:
+                due = t0 + sent / rate
+                tasks.append(asyncio.create_task(one(session, sent, due)))
+                sent += 1
+            await asyncio.sleep(0.001)
+        send_done = loop.time()
+        await asyncio.gather(*tasks)
+        finished = loop.time()
+    return {
+        "sent": total,
+        "statuses": dict(sorted(statuses.items())),
+        "errors": errors,
+        "latencies": latencies,
+        "send_seconds": send_done - t0,
+        "wall_seconds": finished - t0,
+    }
+
+
+def signals_pending(db_url: str) -> int:
+    return _pg("SELECT count(*) FROM signal WHERE status = 'received'", db_url)[0][0]
+
+
+def run_rate(stack, db_url, targets, rate, duration, lanes, start_n, pause=False) -> dict:
+    web_pid = stack.processes["web"].pid  # gunicorn's master; its workers are children
+    worker_pid = stack.processes["worker"].pid
+    web_before, workers_before = tree_cpu_seconds(web_pid), tree_cpu_seconds(worker_pid)
+    client_before = time.process_time()
+    if pause:  # ingestion alone: the workers catch up afterwards
+        signal_tree(worker_pid, signal.SIGSTOP)
+    try:
+        result = asyncio.run(_load(targets, rate, duration, lanes, start_n))
+    finally:
+        if pause:
+            signal_tree(worker_pid, signal.SIGCONT)
+    client_cpu = time.process_time() - client_before
+    web_cpu = tree_cpu_seconds(web_pid) - web_before
+    drain_start = time.monotonic()
+    while signals_pending(db_url) and time.monotonic() - drain_start < 300:
+        time.sleep(0.25)
+    drained = time.monotonic() - drain_start
+    workers_cpu = tree_cpu_seconds(worker_pid) - workers_before
+    lat_ms = [x * 1000 for x in result.pop("latencies")]
+    accepted = result["statuses"].get(202, 0)
+    return {
+        "target_rps": rate,
+        "duration_s": duration,
+        **result,
+        "accepted_per_s": round(accepted / result["wall_seconds"], 1),
+        "p50_ms": round(pct(lat_ms, 0.50), 2),
+        "p95_ms": round(pct(lat_ms, 0.95), 2),
+        "p99_ms": round(pct(lat_ms, 0.99), 2),
+        "max_ms": round(max(lat_ms), 2) if lat_ms else None,
+        "web_cpu_ms_per_request": round(web_cpu * 1000 / result["sent"], 3),
+        "web_cpu_share_of_one_core": round(web_cpu / result["wall_seconds"], 2),
+        "client_cpu_share_of_one_core": round(client_cpu / result["wall_seconds"], 2),
+        "workers_cpu_ms_per_signal": round(workers_cpu * 1000 / max(accepted, 1), 3),
+        "workers_drained_after_s": round(drained, 2),
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _forget_redis_keys(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    for pattern in (f"{prefix}*", f"rq:*{prefix}*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+
+
+def machine() -> dict:
+    return {
+        "uname": " ".join(platform.uname()),
+        "nproc": os.cpu_count(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "loadavg_at_start": os.getloadavg(),  # other work on the machine skews everything
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="100,500,1000")
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--web-workers", type=int, default=1)
+    parser.add_argument("--traders", type=int, default=3)
+    parser.add_argument("--lanes", type=int, default=30)
+    parser.add_argument(
+        "--pause-workers",
+        action="store_true",
+        help="SIGSTOP the worker pool during each run (ingestion alone; they drain after)",
+    )
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--keep-logs", action="store_true")
+    args = parser.parse_args(argv)
+
+    run_id = secrets.token_hex(3)
+    db_name = f"engine_bench_{run_id}"
+    db_url = f"{ADMIN_PG.rsplit('/', 1)[0]}/{db_name}"
+    _pg(f'CREATE DATABASE "{db_name}"')
+    tmp = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
+    sim_port = free_port()
+    simulator = start_simulator(sim_port)
+    env = {
+        "ENGINE_ENV": "development",
+        "DATABASE_URL": db_url,
+        "REDIS_URL": REDIS_URL,
+        "RQ_QUEUE_PREFIX": f"bench{run_id}:",
+        "EVENTS_CHANNEL": f"bench{run_id}-events",
+        "ENGINE_MASTER_KEY_FILE": str(tmp / "master.key"),
+        "MAIL_OUTBOX": str(tmp / "outbox.jsonl"),
+        "SECRET_KEY": "bench-" + secrets.token_hex(16),
+        "SIMULATOR_URL": f"http://127.0.0.1:{sim_port}",
+        "LOG_LEVEL": "WARNING",
+        "WEBHOOK_RATE_LIMIT_ADDRESS": "10000000 per minute",
+        "WEBHOOK_RATE_LIMIT_USER": "10000000 per minute",
+    }
+    migrate_env = os.environ | env | {"PYTHONPATH": str(ROOT)}
+    subprocess.run(
+        [sys.executable, "-m", "server.persistence.migrate"],
+        env=migrate_env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    stack = start_stack(str(ROOT), env, tmp, workers=args.workers, web_workers=args.web_workers)
+    report = {"machine": machine(), "settings": vars(args), "runs": []}
+    print(json.dumps(report["machine"]))
+    try:
+        targets = setup_traders(stack.base_url, args.traders)
+        run_rate(stack, db_url, targets, 50, 2, args.lanes, 10_000_000)  # warm-up (markets, pools)
+        n = 0
+        for rate in [float(r) for r in args.rates.split(",")]:
+            result = run_rate(
+                stack, db_url, targets, rate, args.duration, args.lanes, n, args.pause_workers
+            )
+            n += result["sent"]
+            report["runs"].append(result)
+            print(json.dumps(result))
+    finally:
+        stack.stop()
+        stop(simulator)
+        _forget_redis_keys(f"bench{run_id}:")
+        _pg(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        if not args.keep_logs:
+            for path in tmp.glob("*"):
+                path.unlink()
+            tmp.rmdir()
+        else:
+            print(f"logs in {tmp}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

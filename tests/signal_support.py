@@ -1,0 +1,69 @@
+"""Helpers for the signal tests: exchange accounts without a connectivity call, TradingView
+payloads rendered as TradingView renders them, and signing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from datetime import UTC, datetime
+
+from server import runtime
+from server.persistence.models import ExchangeAccount
+
+
+def make_account(app, user, exchange="binance", market_type="spot", label=None, mode="simulated"):
+    """An active account of `user` (a User or its id) with properly encrypted test keys (the
+    simulator's `test-key`), made without the connectivity call of `POST /api/accounts`."""
+    with app.app_context():
+        vault = runtime.vault()
+        account = ExchangeAccount(
+            user=getattr(user, "id", user),
+            exchange=exchange,
+            market_type=market_type,
+            mode=mode,
+            label=label or f"{exchange}-{market_type}-{uuid.uuid4().hex[:4]}",
+            api_key_masked="test…-key",
+        )
+        account.api_key_enc = vault.encrypt("test-key", f"account:{account.id}:api_key")
+        account.api_secret_enc = vault.encrypt("test-secret", f"account:{account.id}:api_secret")
+        account.save(force_insert=True)
+    return account
+
+
+def now_text(offset_seconds: float = 0) -> str:
+    """`{{timenow}}` as TradingView renders it: ISO-8601 UTC to the second with a Z."""
+    stamp = datetime.now(UTC).timestamp() + offset_seconds
+    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def tv_alert(secret: str, intent: dict | None = None, **tv) -> dict:
+    """A strategy alert as TradingView renders the docs/tradingview.md entry template:
+    every placeholder becomes text (numbers too). `intent` replaces `execution_intent`."""
+    rendered = {
+        "exchange": "BINANCE",
+        "symbol": "BTCUSDT",
+        "timeframe": "60",
+        "action": "buy",
+        "market_position": "long",
+        "prev_market_position": "flat",
+        "entry_price": "64250.5",
+        "order_id": "Long 1",
+        "time": now_text(),
+    } | tv
+    return {
+        "secret": secret,
+        "tv": rendered,
+        "execution_intent": {"type": "entry", "side": "long", "strategy": "grid"}
+        if intent is None
+        else intent,
+    }
+
+
+def sign(secret: str, raw: bytes) -> str:
+    return hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def body(doc: dict) -> bytes:
+    return json.dumps(doc).encode()
