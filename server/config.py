@@ -69,6 +69,23 @@ class BaseConfig:
         self.WEBHOOK_RATE_LIMIT_USER = _env("WEBHOOK_RATE_LIMIT_USER", "600 per minute")
         self.WEBHOOK_AUTH_FAILURE_LIMIT = _env("WEBHOOK_AUTH_FAILURE_LIMIT", "20 per minute")
         self.SIGNAL_LANE_SWEEP_SEC = _env_int("SIGNAL_LANE_SWEEP_SEC", 10)
+        # Orders (docs/decisions.md "Position lifecycle"): the fill monitor's period, when a
+        # pending order is looked up and re-sent under its client id, and how long one send
+        # may hold its order's lock (a dead sender's lock expires after this).
+        self.FILL_MONITOR_SEC = _env_int("FILL_MONITOR_SEC", 2)
+        self.ORDER_RESEND_AFTER_SEC = _env_int("ORDER_RESEND_AFTER_SEC", 10)
+        self.ORDER_SEND_LOCK_MS = _env_int(
+            "ORDER_SEND_LOCK_MS", self.EXCHANGE_TIMEOUT_MS * 3 + 5_000
+        )
+        # Test-only (honoured only when ENGINE_ENV=test): comma-separated points of
+        # `services.orders` where a worker dies (os._exit) once the test has armed the point.
+        self.ENGINE_TEST_CRASH_POINT = _env("ENGINE_TEST_CRASH_POINT", "")
+        # Closing side (docs/decisions.md "Closing and take-profit"): how often the price
+        # monitor reads one batched ticker per venue (the close must reach the exchange within
+        # 1 s of a crossing), the take-profit sweep, and equity snapshots.
+        self.PRICE_MONITOR_MS = _env_int("PRICE_MONITOR_MS", 500)
+        self.TP_SWEEP_SEC = _env_int("TP_SWEEP_SEC", 5)
+        self.EQUITY_SNAPSHOT_SEC = _env_int("EQUITY_SNAPSHOT_SEC", 300)
         # Test and chaos knob: a random 0..N ms pause while a worker holds a lane (default 0).
         self.SIGNAL_PROCESSING_JITTER_MS = _env_int("SIGNAL_PROCESSING_JITTER_MS", 0)
         self.RQ_QUEUE_PREFIX = _env("RQ_QUEUE_PREFIX", "")

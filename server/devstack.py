@@ -23,6 +23,11 @@ from server.config import ROOT, load_config
 DEMO_LOGIN = "demo"
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "Demo-Passw0rd"
+DEMO_ACCOUNT_LABEL = "Demo (local simulator)"
+# The simulator funds this key with 10,000 USDT on every venue at start and on reset
+# (server/simulator/control.py), so the printed webhook opens a real grid out of the box.
+SIM_DEMO_KEY = "sim-demo-key"
+SIM_DEMO_SECRET = "sim-secret-sim-demo-key"
 
 
 def _redis_up(url: str) -> bool:
@@ -110,20 +115,43 @@ def prepare_demo() -> tuple[str, str]:
             user = users.create_user(
                 DEMO_EMAIL, DEMO_LOGIN, DEMO_PASSWORD, Role.ADMIN if first else Role.TRADER
             )
-        if not ExchangeAccount.select().where(ExchangeAccount.user == user.id).exists():
+        demo = ExchangeAccount.get_or_none(
+            (ExchangeAccount.user == user.id) & (ExchangeAccount.label == DEMO_ACCOUNT_LABEL)
+        )
+        if demo is None and not (
+            ExchangeAccount.select().where(ExchangeAccount.user == user.id).exists()
+        ):
             accounts.add_account(
                 user,
                 {
                     "exchange": "binance",
                     "market_type": "spot",
                     "mode": "simulated",
-                    "api_key": "demo-simulator-key",
-                    "api_secret": "demo-simulator-secret",
-                    "label": "Demo (local simulator)",
+                    "api_key": SIM_DEMO_KEY,
+                    "api_secret": SIM_DEMO_SECRET,
+                    "label": DEMO_ACCOUNT_LABEL,
                 },
                 "127.0.0.1",
             )
+        elif demo is not None and demo.mode == "simulated":
+            _use_simulator_demo_key(demo)
         return users.webhook_url(user), users.webhook_secret(user)
+
+
+def _use_simulator_demo_key(account) -> None:
+    """Point an older demo account (it used an unfunded key) at the simulator's demo key,
+    which every simulator start funds with 10,000 USDT."""
+    from server import runtime
+    from server.security.vault import mask_key
+    from server.services.accounts import credentials
+
+    if credentials(account)[0] == SIM_DEMO_KEY:
+        return
+    vault = runtime.vault()
+    account.api_key_enc = vault.encrypt(SIM_DEMO_KEY, f"account:{account.id}:api_key")
+    account.api_secret_enc = vault.encrypt(SIM_DEMO_SECRET, f"account:{account.id}:api_secret")
+    account.api_key_masked = mask_key(SIM_DEMO_KEY)
+    account.save()
 
 
 def main() -> None:
@@ -143,7 +171,6 @@ def main() -> None:
                 "timeframe": "60",
                 "action": "buy",
                 "market_position": "long",
-                "entry_price": "64000",
                 "time": now,
             },
             "execution_intent": {"type": "entry", "side": "long", "strategy": "grid"},
@@ -156,7 +183,8 @@ def main() -> None:
  DCA execution engine — open http://127.0.0.1:{cfg.PORT}
    log in as   {DEMO_LOGIN} / {DEMO_PASSWORD}
    webhook URL {url}
- send a TradingView-style signal and watch it appear on the Positions page:
+ send a TradingView-style signal (no entry_price: the grid anchors on the simulator's
+ price) and watch the group and its DCA legs appear on the Positions page:
    curl -X POST {url} -H 'Content-Type: application/json' -d '{body}'
  stop with Ctrl-C
 ──────────────────────────────────────────────────────────────────────────

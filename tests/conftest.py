@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 import uuid
 
 import psycopg2
@@ -64,6 +65,12 @@ def test_env(pg_database, simulator_url, tmp_path_factory):
         "EXCHANGE_TIMEOUT_MS": "3000",
         "PAPER_MARKET_DATA": "simulated",  # paper accounts never reach a real exchange in tests
         "LOG_LEVEL": "INFO",
+        # Position lifecycle: pending orders are looked up and re-sent after 2 s (not 10), a
+        # dead sender's lock frees its order after 4 s, and the crash tests may arm these
+        # points (tests/integration/test_lifecycle_failures.py).
+        "ORDER_RESEND_AFTER_SEC": "2",
+        "ORDER_SEND_LOCK_MS": "4000",
+        "ENGINE_TEST_CRASH_POINT": "after_store,after_send",
     }
     os.environ.update(env)
     return env
@@ -96,20 +103,40 @@ def _clean_state(request):
 
     request.getfixturevalue("app")
     tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
-    with db.connection_context():
-        db.execute_sql(f"TRUNCATE {tables} CASCADE")
+    _truncate(db, tables)
     _clear_redis()
     yield
 
 
+def _truncate(db, tables: str, attempts: int = 10) -> None:
+    """TRUNCATE every table. The stack's workers keep running between tests (fill monitor,
+    sweeps) and hold row locks for a moment: a deadlock or lock timeout is retried."""
+    from peewee import OperationalError
+
+    for attempt in range(attempts):
+        try:
+            with db.connection_context(), db.atomic():
+                db.execute_sql("SET LOCAL lock_timeout = '2s'")
+                db.execute_sql(f"TRUNCATE {tables} CASCADE")
+            return
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2)
+
+
 def _clear_redis() -> None:
-    """Delete the engine's keys but keep RQ's worker registry and the scheduler's lock, so
-    real worker processes started for the session stay registered between tests."""
+    """Delete the engine's keys but keep RQ's worker registry, the scheduler's lock and its
+    periodic jobs (fill monitor, sweeps), so the real processes started for the session keep
+    working between tests."""
     client = redis.Redis.from_url(TEST_REDIS)
+    periodic = {
+        b"rq:job:" + job_id for job_id in client.zrange("rq:scheduler:scheduled_jobs", 0, -1)
+    }
     doomed = [
         k
         for k in client.scan_iter(count=1000)
-        if not k.startswith(b"rq:worker") and b"scheduler" not in k
+        if not k.startswith(b"rq:worker") and b"scheduler" not in k and k not in periodic
     ]
     if doomed:
         client.delete(*doomed)

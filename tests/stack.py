@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -33,7 +35,12 @@ class Stack:
         port = free_port()
         log = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 - lives with the process
         self.processes[name] = subprocess.Popen(
-            web_command(port), cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            web_command(port),
+            cwd=self.root,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         base_url = f"http://127.0.0.1:{port}"
         wait_healthy(base_url, self)
@@ -45,14 +52,19 @@ class Stack:
         )
 
     def stop(self) -> None:
+        """Stop every process *group* (the worker pool's children included, so no worker of
+        this stack outlives it and keeps listening on its queues)."""
         for proc in self.processes.values():
-            if proc.poll() is None:
-                proc.terminate()
+            _signal_group(proc, signal.SIGTERM)
         for proc in self.processes.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
 
 
 def web_command(port: int, web_workers: int = 1) -> list[str]:
@@ -104,12 +116,18 @@ def start_stack(
         "web": web_command(port, web_workers),
         "worker": [sys.executable, "-m", "workers.run", "--workers", str(workers)],
         "scheduler": [sys.executable, "-m", "workers.scheduler"],
+        "price_monitor": [sys.executable, "-m", "workers.price_monitor"],
     }
     stack = Stack(base_url=f"http://127.0.0.1:{port}", log_dir=log_dir, root=root, env=env)
     for name, command in commands.items():
         log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 - lives as long as the process
         stack.processes[name] = subprocess.Popen(
-            command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     wait_healthy(stack.base_url, stack)
     return stack

@@ -35,10 +35,14 @@ class HeartbeatScheduler(Scheduler):
         return super().enqueue_jobs()
 
 
-# (job id, dotted path, interval seconds from config) — registered anew on every start.
+# (job id, dotted path, interval: a config name or seconds) — registered anew on every start.
 PERIODIC_JOBS = (
     ("precision-refresh", "workers.jobs.precision.refresh_precision", "PRECISION_REFRESH_SEC"),
     ("signal-lane-sweep", "workers.jobs.signals.sweep_lanes", "SIGNAL_LANE_SWEEP_SEC"),
+    ("fill-monitor", "workers.jobs.fills.monitor_fills", "FILL_MONITOR_SEC"),
+    ("take-profit-sweep", "workers.jobs.positions.take_profit_sweep", "TP_SWEEP_SEC"),
+    ("equity-snapshots", "workers.jobs.positions.equity_snapshots", "EQUITY_SNAPSHOT_SEC"),
+    ("log-retention", "workers.jobs.maintenance.purge_logs", 24 * 3600),
 )
 
 
@@ -50,7 +54,11 @@ def register_periodic_jobs(scheduler: Scheduler, cfg) -> None:
         scheduler.schedule(
             scheduled_time=datetime.now(UTC),
             func=func,
-            interval=getattr(cfg, interval_setting),
+            interval=(
+                interval_setting
+                if isinstance(interval_setting, int)
+                else getattr(cfg, interval_setting)
+            ),
             repeat=None,
             id=job_id,
             queue_name=f"{cfg.RQ_QUEUE_PREFIX}{DEFAULT}",

@@ -11,13 +11,27 @@ def register_blueprints(app: Flask) -> None:
         admin,
         auth,
         health,
+        logs,
         openapi,
+        performance,
         positions,
         preview,
         settings,
         webhooks,
     )
 
-    modules = (auth, admin, accounts, settings, preview, positions, webhooks, health, openapi)
+    modules = (
+        auth,
+        admin,
+        accounts,
+        settings,
+        preview,
+        positions,
+        webhooks,
+        logs,
+        performance,
+        health,
+        openapi,
+    )
     for module in modules:
         app.register_blueprint(module.bp)

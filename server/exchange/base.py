@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from decimal import Decimal
 
 from server.domain.precision import MarketRules
@@ -34,6 +35,12 @@ class ExchangeClient(ABC):
 
     @abstractmethod
     def fetch_ticker(self, symbol: str) -> Ticker: ...
+
+    def fetch_tickers(self, symbols: Sequence[str]) -> dict[str, Ticker]:
+        """Last prices of several symbols, keyed by symbol — in one request where the exchange
+        allows it (the price monitor asks once per venue per cycle). This fallback asks one by
+        one."""
+        return {s: self.fetch_ticker(s) for s in dict.fromkeys(symbols)}
 
     @abstractmethod
     def create_order(

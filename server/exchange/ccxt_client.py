@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 
 import ccxt
@@ -94,6 +96,26 @@ class CcxtExchange(ExchangeClient):
 
     def fetch_ticker(self, symbol: str) -> Ticker:
         return convert.ticker(symbol, self._read("fetch_ticker", self._ccxt_symbol(symbol)))
+
+    def fetch_tickers(self, symbols: Sequence[str]) -> dict[str, Ticker]:
+        """One request for every symbol: Binance's last-price list (`/api/v3/ticker/price`
+        with `symbols` on spot; USDⓈ-M's `/fapi/v2/ticker/price` lists every perpetual, weight
+        2), Bybit's ticker list of the account's category. Symbols the answer lacks are left
+        out (the caller sees them missing)."""
+        wanted = list(dict.fromkeys(symbols))
+        if not wanted:
+            return {}
+        unified = {self._ccxt_symbol(s): s for s in wanted}
+        if self.config.exchange is Exchange.BINANCE:
+            params = {}
+            if self.config.market_type is MarketType.SPOT:
+                params = {"symbols": json.dumps(wanted, separators=(",", ":"))}
+            raws = self._read("fetch_last_prices", list(unified), params)
+            convert_one = convert.last_price
+        else:
+            raws = self._read("fetch_tickers", list(unified))
+            convert_one = convert.ticker
+        return {unified[u]: convert_one(unified[u], raw) for u, raw in raws.items() if u in unified}
 
     def fetch_order(
         self, symbol: str, *, exchange_id: str | None = None, client_order_id: str | None = None

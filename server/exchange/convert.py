@@ -56,6 +56,14 @@ def ticker(engine_symbol: str, raw: dict) -> Ticker:
     )
 
 
+def last_price(engine_symbol: str, raw: dict) -> Ticker:
+    """ccxt's last-price entry (`fetch_last_prices`): a price and a time, no bid or ask."""
+    price = dec(raw.get("price"))
+    if price is None:
+        raise ValueError(f"no last price for {engine_symbol}")
+    return Ticker(engine_symbol, price, None, None, _time(raw.get("timestamp")))
+
+
 def trade(engine_symbol: str, raw: dict, order_side: str | None = None) -> Trade:
     """One fill; fills embedded in an order answer may omit the side (the order's applies)."""
     return Trade(

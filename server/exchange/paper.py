@@ -28,7 +28,7 @@ locally. Nothing is ever sent to the exchange but public reads (markets, tickers
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -119,6 +119,9 @@ class PaperExchange(ExchangeClient):
 
     def fetch_ticker(self, symbol: str) -> Ticker:
         return self.market_data.fetch_ticker(symbol)
+
+    def fetch_tickers(self, symbols: Sequence[str]) -> dict[str, Ticker]:
+        return self.market_data.fetch_tickers(symbols)
 
     # --- orders ---------------------------------------------------------------------------------
 

@@ -83,6 +83,12 @@ def credentials(account: ExchangeAccount) -> tuple[str, str]:
 def validate_account(account: ExchangeAccount, actor: User, remote_addr: str | None) -> Validation:
     result = check_connectivity(account)
     _record_validation(account, result)
+    if result.valid:  # SPEC §4.6: trading paused on bad keys resumes once they validate
+        from server.services import engine_state
+
+        pause = engine_state.pause_of(account.user_id)
+        if pause and pause.get("account_id") in (None, str(account.id)):
+            engine_state.resume_user(account.user_id, f"account {account.label} validated")
     audit(
         actor.id,
         "account.validate",

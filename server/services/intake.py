@@ -3,8 +3,8 @@
 In order: per-address rate limit → failed-authentication block → size (`413`) → decode →
 IP allowlist and secret or `X-Signature` (`401`, identical for an unknown user) → body problems
 (`400`) → per-user rate limit (`429`) → bounds and payload validation (`422 invalid`) →
-freshness (`422 stale`) → account choice (`422 rejected`) → signal and duplicate window in one
-transaction (`200 duplicate`) → join the signal's lane, enqueue → `202 accepted`.
+freshness (`422 stale`) → account choice (`422 rejected`) → signal, duplicate-window slot and
+log row atomically (`200 duplicate`) → join the signal's lane, call a worker → `202 accepted`.
 
 No exchange call and no waiting on workers: symbols are checked for form here and resolved
 against the exchange's markets by the worker. Every request writes one webhook-log row (floods
@@ -294,11 +294,11 @@ def _store(req: _Request, request: SignalRequest, account: AccountView, now: dat
     """Write the signal, its duplicate-window slot and its log row atomically, then hand the
     signal to its lane. A repeated `signal_id` or body is answered as a duplicate."""
     signal_id = uuid.uuid4()
-    sender = request.sender_signal_id
+    sender_id = request.sender_signal_id
     if req.replay_of is not None:
         dedupe_key = f"replay:{signal_id}"
     else:
-        dedupe_key = f"id:{sender}" if sender else f"new:{signal_id}"
+        dedupe_key = f"id:{sender_id}" if sender_id else f"new:{signal_id}"
     lane = lane_of(account.id, request.symbol, request.timeframe, request.side)
     payload = req.payload()
     signal_row = {
@@ -307,7 +307,7 @@ def _store(req: _Request, request: SignalRequest, account: AccountView, now: dat
         "user_id": req.user.id,
         "account_id": uuid.UUID(account.id),
         "dedupe_key": dedupe_key,
-        "sender_signal_id": sender,
+        "sender_signal_id": sender_id,
         "intent": request.intent,
         "exchange": account.exchange,
         "market_type": account.market_type,
@@ -339,7 +339,7 @@ def _store(req: _Request, request: SignalRequest, account: AccountView, now: dat
     try:
         stored = insert_accepted(signal_row, log_row, digest, now, DUPLICATE_WINDOW)
     except IntegrityError:
-        return _duplicate(req, request, f"signal_id {sender!r} was already accepted")
+        return _duplicate(req, request, f"signal_id {sender_id!r} was already accepted")
     if not stored:
         return _duplicate(req, request, "the same body was accepted less than 10 minutes ago")
     signal_lanes.dispatch(str(signal_id), lane)

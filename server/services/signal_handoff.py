@@ -1,31 +1,51 @@
-"""Where a classified signal goes next — until the position lifecycle exists, a keep-alive.
+"""Where a classified signal goes next (SPEC §2.3): the position lifecycle's entry point.
 
-`hand_off` is the one seam the position-lifecycle issue replaces: it receives a signal the
-worker has classified (SPEC §2.3) inside the worker's transaction and says what became of it.
-Today:
+`hand_off` runs inside the signal worker's transaction. Whatever reaches the exchange runs
+from `HandOff.after_commit`, after that transaction committed — an order is stored before it
+is sent, and events never announce uncommitted state:
 
-- **new group** → a `waiting` PositionGroup is opened and `group.updated` is published after
-  commit (the thin slice's behaviour: the browser demo and the e2e test rely on it). No pool
-  slot is taken and no grid or order is built yet.
-- **pyramid** → recorded only ("pyramid (lifecycle not built yet)"); nothing is incremented.
-- **exit / cancel** on an open group → recorded only; the group is not closed and no order is
-  cancelled yet (the reason says so).
+- **new group** → the group (`live`), its first pyramid and every leg are stored
+  (`positions.prepare_group`); after commit the legs are sent, market leg first. An invalid
+  grid stores the group `failed` with the plan's reason and sends nothing.
+- **pyramid** → the next pyramid is stored and, after commit, sent; a pyramid that cannot be
+  placed (invalid grid, the group sends no more orders after insufficient funds) is ignored
+  with the reason. Beyond `max_pyramids` the signal was already classified `ignored`.
+- **cancel** → after commit, the group's unfilled DCA orders are cancelled (filled quantity
+  is kept).
+- **exit** → after commit, `server.services.closing.close_group(group_id, reason="exit
+  signal", trigger="signal")` (the closing side). Until that module exists the exit is
+  recorded only, and the reason says so.
 - **ignored / rejected** → recorded with the reason.
+
+While the user's trading is paused (invalid API credentials, SPEC §4.6) entry signals are
+rejected with the pause's reason. When the market rules cannot be had (exchange unreachable)
+an entry is held — `HoldSignal` fails the job and the lane is driven again later — for up to
+`precision_hold_seconds`, then rejected (SPEC §3.3).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from server import events
 from server.api.serializers import group_out
-from server.domain.enums import GroupStatus
+from server.clock import utcnow
 from server.domain.signal_routing import Classification, Decision
+from server.exchange.errors import ExchangeError, UnknownSymbol
 from server.persistence.models import ExchangeAccount, PositionGroup, Signal, User
+from server.services import engine_state, positions
 from server.services.settings import effective_settings
 
-NOT_BUILT = "position lifecycle not built yet"
+log = logging.getLogger(__name__)
+
+CLOSING_MODULE = "server.services.closing"
+
+
+class HoldSignal(Exception):
+    """The signal cannot be traded yet (no market rules): fail the job, retry the lane later."""
 
 
 @dataclass
@@ -39,39 +59,139 @@ class HandOff:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
+def _publish_group(group: PositionGroup) -> Callable[[], None]:
+    payload = group_out(group)
+    return lambda: events.publish(events.Event.GROUP_UPDATED, payload, group.user_id)
+
+
+def _send_then_publish(placement: positions.Placement) -> Callable[[], None]:
+    """Send first (the latency target is signal → first order), then announce the group as
+    it stands after the answers."""
+
+    def run() -> None:
+        placement.send()
+        fresh = PositionGroup.get_or_none(PositionGroup.id == placement.group.id)
+        if fresh is not None:
+            _publish_group(fresh)()
+
+    return run
+
+
+def _hold_or_reject(signal: Signal, settings: dict, exc: ExchangeError) -> HandOff:
+    hold = int(settings["precision"].get("precision_hold_seconds", 120))
+    age = (utcnow() - signal.created_at).total_seconds()
+    if age < hold:
+        raise HoldSignal(f"market rules unavailable ({exc}); held {int(age)} of {hold} s")
+    return HandOff(
+        Classification.REJECTED,
+        f"market rules for {signal.symbol} unavailable for {hold} s "
+        f"(precision_hold_seconds): {type(exc).__name__}: {exc}; never sent unvalidated",
+    )
+
+
+def _new_group(signal: Signal, account: ExchangeAccount, settings: dict) -> HandOff:
+    try:
+        placement = positions.prepare_group(signal, account, settings)
+    except UnknownSymbol as exc:
+        return HandOff(Classification.REJECTED, f"unknown symbol: {exc}")
+    except ExchangeError as exc:
+        return _hold_or_reject(signal, settings, exc)
+    except positions.PyramidRefused as exc:
+        return HandOff(Classification.REJECTED, str(exc))
+    group = placement.group
+    if placement.refused == "no pool slot":
+        return HandOff(Classification.QUEUED, "pool full: waits for a slot (SPEC §5)")
+    if placement.refused:
+        return HandOff(
+            Classification.NEW_GROUP,
+            f"new group refused, nothing sent: {placement.refused}",
+            group,
+            [_publish_group(group)],
+        )
+    plan = placement.plan
+    reason = (
+        f"new group: pyramid 0 with {len(plan.legs)} legs stored and sent "
+        f"(anchor {plan.entry_price})"
+    )
+    return HandOff(Classification.NEW_GROUP, reason, group, [_send_then_publish(placement)])
+
+
+def _pyramid(signal: Signal, group: PositionGroup, settings: dict, decision) -> HandOff:
+    try:
+        placement = positions.prepare_pyramid(group, signal, settings)
+    except positions.PyramidRefused as exc:
+        return HandOff(Classification.IGNORED, str(exc), group)
+    except UnknownSymbol as exc:
+        return HandOff(Classification.REJECTED, f"unknown symbol: {exc}", group)
+    except ExchangeError as exc:
+        handoff = _hold_or_reject(signal, settings, exc)
+        handoff.group = group
+        return handoff
+    plan = placement.plan
+    reason = (
+        f"pyramid {plan.pyramid_index}: {len(plan.legs)} legs stored and sent "
+        f"(anchor {plan.entry_price}); {decision.reason}"
+    )
+    return HandOff(Classification.PYRAMID, reason, placement.group, [_send_then_publish(placement)])
+
+
+def closing_available() -> bool:
+    """Whether the closing side (`server.services.closing`) is installed."""
+    return importlib.util.find_spec(CLOSING_MODULE) is not None
+
+
+def _exit(group: PositionGroup) -> HandOff:
+    if not closing_available():
+        return HandOff(
+            Classification.EXIT,
+            "exit recorded; the group is not closed (the closing side is not installed)",
+            group,
+        )
+
+    def close() -> None:
+        closing = importlib.import_module(CLOSING_MODULE)
+        closing.close_group(group.id, reason="exit signal", trigger="signal")
+
+    return HandOff(Classification.EXIT, "exit: the group is being closed", group, [close])
+
+
+def _cancel(group: PositionGroup) -> HandOff:
+    def cancel() -> None:
+        positions.cancel_entries(group.id, "cancel signal")
+        positions.recompute_group(group.id)
+
+    return HandOff(
+        Classification.CANCEL,
+        "cancel: the group's unfilled DCA orders are being cancelled; filled quantity is kept",
+        group,
+        [cancel],
+    )
+
+
 def hand_off(
     signal: Signal,
     decision: Decision,
     group: PositionGroup | None,
     account: ExchangeAccount | None,
+    settings: dict | None = None,
 ) -> HandOff:
-    """Act on a classified signal inside the caller's transaction (keep-alive, see module doc)."""
+    """Act on a classified signal inside the caller's transaction (see the module doc)."""
     kind = decision.classification
-    if kind is Classification.NEW_GROUP and account is not None:
-        settings = effective_settings(User.get_by_id(signal.user_id))
-        capital, take_profit = settings["capital"], settings["take_profit"]
-        opened = PositionGroup.create(
-            user=signal.user_id,
-            account=account.id,
-            exchange=account.exchange,
-            symbol=signal.symbol,
-            timeframe=signal.timeframe,
-            side=signal.side,
-            status=GroupStatus.WAITING.value,
-            max_pyramids=capital["max_pyramids"],
-            tp_mode=take_profit["tp_mode"],
-        )
-        payload = group_out(opened)
-        return HandOff(
-            kind,
-            f"new group: opened as waiting; grid and orders come with the {NOT_BUILT}",
-            opened,
-            [lambda: events.publish(events.Event.GROUP_UPDATED, payload, signal.user_id)],
-        )
-    if kind is Classification.PYRAMID:
-        return HandOff(kind, f"pyramid ({NOT_BUILT}): {decision.reason}", group)
-    if kind is Classification.EXIT:
-        return HandOff(kind, f"exit recorded; the group is not closed yet ({NOT_BUILT})", group)
-    if kind is Classification.CANCEL:
-        return HandOff(kind, f"cancel recorded; no DCA order is cancelled yet ({NOT_BUILT})", group)
+    if kind in (Classification.NEW_GROUP, Classification.PYRAMID):
+        pause = engine_state.pause_of(signal.user_id)
+        if pause is not None:
+            return HandOff(
+                Classification.REJECTED,
+                f"not traded: trading is paused ({pause['status']}): {pause['reason']}",
+                group,
+            )
+        settings = settings or effective_settings(User.get_by_id(signal.user_id))
+        if kind is Classification.NEW_GROUP and account is not None:
+            return _new_group(signal, account, settings)
+        if kind is Classification.PYRAMID and group is not None:
+            return _pyramid(signal, group, settings, decision)
+    if kind is Classification.EXIT and group is not None:
+        return _exit(group)
+    if kind is Classification.CANCEL and group is not None:
+        return _cancel(group)
     return HandOff(kind, decision.reason, group)

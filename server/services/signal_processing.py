@@ -22,12 +22,13 @@ from server.persistence.db import db
 from server.persistence.models import ExchangeAccount, PositionGroup, Signal, WebhookLog
 from server.services import precision
 from server.services.journal import system_log
-from server.services.signal_handoff import HandOff, hand_off
+from server.services.signal_handoff import HandOff, HoldSignal, hand_off
 
 log = logging.getLogger(__name__)
 
-# Failures that say nothing about the signal: the job fails and the lane is driven again later.
-TRANSIENT = (OperationalError, InterfaceError, redis.RedisError, OSError)
+# Failures that say nothing about the signal: the job fails and the lane is driven again later
+# (HoldSignal: the market rules cannot be had yet, SPEC §3.3 "hold").
+TRANSIENT = (OperationalError, InterfaceError, redis.RedisError, OSError, HoldSignal)
 
 
 def _verify_symbol(account: ExchangeAccount, symbol: str) -> tuple[Decision | None, str | None]:
@@ -122,6 +123,8 @@ def _load(signal_id: str) -> Signal | None:
             Signal.symbol,
             Signal.timeframe,
             Signal.side,
+            Signal.entry_price,
+            Signal.created_at,
             ExchangeAccount,
         )
         .join(ExchangeAccount, JOIN.LEFT_OUTER)
@@ -191,5 +194,26 @@ def process(signal_id: str, arrival_seq: int, next_processing_seq: Callable[[], 
         )
         return
     if handoff is not None:
-        for action in handoff.after_commit:
+        _after_commit(signal, handoff)
+
+
+def _after_commit(signal: Signal, handoff: HandOff) -> None:
+    """Run what the hand-off left for after the commit (send orders, close, publish). The
+    signal is recorded already; a failure here is logged and repaired by the fill monitor
+    (pending orders are looked up and re-sent), never retried through the lane."""
+    for action in handoff.after_commit:
+        try:
             action()
+        except Exception as exc:
+            log.exception("after-commit action of signal %s failed", signal.id)
+            try:
+                system_log(
+                    LogLevel.ERROR,
+                    LogCategory.TRADING,
+                    f"signal {signal.id}: {type(exc).__name__} after it was recorded: {exc}; "
+                    "the fill monitor picks up its pending orders",
+                    user_id=signal.user_id,
+                    symbol=signal.symbol,
+                )
+            except Exception:  # the database itself may be what failed
+                log.exception("could not log the failure")

@@ -11,8 +11,10 @@ from playwright.sync_api import expect
 from tests.helpers import GOOD_PASSWORD
 
 
-def test_register_login_webhook_appears_live(page, stack, shots_dir):
-    """The group created by a webhook shows up on the open Positions page by itself."""
+def test_register_login_webhook_appears_live(page, stack, sim, shots_dir):
+    """The group created by a webhook shows up on the open Positions page by itself, with its
+    grid sent to the simulator: the market leg filled, the limits resting."""
+    sim.balances("test-key-e2e", {"USDT": "10000"}, "test-secret-e2e")
     page.goto("/register")
     page.get_by_test_id("register-email").fill("trader@example.com")
     page.get_by_test_id("register-username").fill("trader1")
@@ -64,7 +66,7 @@ def test_register_login_webhook_appears_live(page, stack, shots_dir):
     row = page.get_by_test_id("position-row")
     expect(row).to_have_count(1, timeout=15000)
     expect(row.first).to_contain_text("SOLUSDT")
-    expect(row.first).to_have_attribute("data-status", "waiting")
+    expect(row.first).to_have_attribute("data-status", "partially_filled", timeout=15000)
     page.screenshot(path=str(shots_dir / "positions-live.png"), full_page=True)
 
 

@@ -265,3 +265,16 @@ def test_read_only_key_is_reported_as_lacking_trading_permission(sim, venue):
     check = make_client(sim, venue, key="ro-key", secret="ro-secret").check_connectivity()
     assert not check.valid and check.can_trade is False
     assert check.error.startswith("key lacks trading permission")
+
+
+def test_tickers_of_several_symbols_in_one_request(exchange, sim):
+    """The price monitor's batched read: every asked symbol with the last price set on the
+    simulator, keyed by the engine's symbol; an empty ask asks nothing."""
+    sim.price("BTCUSDT", "61234.5")
+    sim.price("ETHUSDT", "2345.6")
+    tickers = exchange.fetch_tickers(["BTCUSDT", "ETHUSDT", "BTCUSDT"])
+    assert {s: t.last for s, t in tickers.items()} == {
+        "BTCUSDT": Decimal("61234.5"),
+        "ETHUSDT": Decimal("2345.6"),
+    }
+    assert exchange.fetch_tickers([]) == {}

@@ -24,6 +24,9 @@ from tests.stack import start_stack
 
 GROUPS = (("BTCUSDT", "60"), ("ETHUSDT", "60"), ("SOLUSDT", "15"))
 PER_GROUP = 12
+# Every signal is a real grid now: market prices the grids can be placed at, and room for a
+# pyramid per signal (12 pyramids of 1,000 / 12 USD each).
+PRICES = {"BTCUSDT": "64250.5", "ETHUSDT": "3000", "SOLUSDT": "150"}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,7 @@ def four_workers(app, test_env, tmp_path_factory):
     running.stop()
 
 
-def _trader(app, base_url: str, name: str):
+def _trader(app, base_url: str, name: str, settings: dict | None = None):
     r = httpx.post(
         f"{base_url}/api/auth/register",
         json={"email": f"{name}@example.com", "username": name, "password": GOOD_PASSWORD},
@@ -49,6 +52,9 @@ def _trader(app, base_url: str, name: str):
     tokens = r.json()
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     secret = httpx.post(f"{base_url}/api/auth/webhook-secret", headers=headers).json()
+    if settings:
+        r = httpx.put(f"{base_url}/api/settings", headers=headers, json=settings)
+        assert r.status_code == 200, r.text
     make_account(app, tokens["user"]["id"])
     return secret["webhook_url"], secret["webhook_secret"]
 
@@ -63,17 +69,23 @@ def _wait_processed(ids: list[str], timeout: float = 90) -> list[Signal]:
     raise AssertionError("signals were not all processed in time")
 
 
-def test_each_group_in_arrival_order_groups_in_parallel(app, four_workers):
+def test_each_group_in_arrival_order_groups_in_parallel(app, four_workers, sim):
     """36 interleaved signals, 3 groups, 4 workers: per group, processing order is arrival
     order and processing windows never overlap; across groups they do overlap."""
-    url, secret = _trader(app, four_workers.base_url, "lanes")
+    for symbol, price in PRICES.items():
+        sim.price(symbol, price)
+    url, secret = _trader(
+        app, four_workers.base_url, "lanes", {"capital": {"max_pyramids": PER_GROUP}}
+    )
     sent: dict[str, list[str]] = {symbol: [] for symbol, _ in GROUPS}
     errors: list[str] = []
 
     def fire(symbol: str, timeframe: str) -> None:
         with httpx.Client(timeout=10) as http:
             for n in range(PER_GROUP):
-                alert = tv_alert(secret, symbol=symbol, timeframe=timeframe, entry_price=str(n + 1))
+                base = PRICES[symbol] if "." in PRICES[symbol] else f"{PRICES[symbol]}."
+                price = f"{base}{n:02d}"  # a distinct body per signal, the same grid
+                alert = tv_alert(secret, symbol=symbol, timeframe=timeframe, entry_price=price)
                 r = http.post(url, json=alert)
                 if r.status_code != 202:
                     errors.append(f"{symbol} #{n}: {r.status_code} {r.text}")

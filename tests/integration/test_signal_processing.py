@@ -1,6 +1,7 @@
 """The worker's part of a signal, run in this process against the real PostgreSQL, Redis and
-exchange simulator: symbol resolution, SPEC §2.3 classification, the keep-alive hand-off,
-what is recorded on the signal and its webhook-log row, and lane repair after a crash."""
+exchange simulator: symbol resolution, SPEC §2.3 classification, the hand-off to the position
+lifecycle, what is recorded on the signal and its webhook-log row, and lane repair after a
+crash. (The grids themselves are pinned by tests/integration/test_lifecycle_*.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from server.clock import utcnow
-from server.persistence.models import ExchangeAccount, PositionGroup, Signal, WebhookLog
+from server.persistence.models import DcaOrder, ExchangeAccount, PositionGroup, Signal, WebhookLog
 from server.services import signal_lanes
 from tests.signal_support import body, make_account, tv_alert
 
@@ -42,71 +43,102 @@ def _settle(app, signal: Signal) -> Signal:
     raise AssertionError(f"signal {signal.id} was not processed")
 
 
+def _sent(group_id=None) -> None:
+    """Wait until no DCA leg is pending: the orders go out after the signal is recorded (in
+    this process, or in a running stack's worker that took the lane)."""
+    deadline = time.monotonic() + 15
+    query = DcaOrder.select().where(DcaOrder.status == "pending")
+    if group_id is not None:
+        query = query.where(DcaOrder.group == group_id)
+    while query.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _cancelled(group_id) -> None:
+    """Wait until no entry of the group is working (the cancel runs after the commit)."""
+    deadline = time.monotonic() + 15
+    working = DcaOrder.select().where(
+        (DcaOrder.group == group_id)
+        & (DcaOrder.purpose == "entry")
+        & DcaOrder.status.in_(["pending", "open", "partially_filled"])
+    )
+    while working.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # the group is recomputed right after the last cancel
+
+
 def _log(signal: Signal) -> WebhookLog:
     return WebhookLog.get(WebhookLog.signal == signal.id)
 
 
-def test_first_entry_opens_a_waiting_group(app, client, trader):
-    """An entry with no open group: new_group, a waiting group on the signal's account, and
-    the classification recorded on the signal and its log row."""
+def test_first_entry_opens_a_live_group_and_sends_its_grid(app, client, trader, sim):
+    """An entry with no open group: new_group, a group on the signal's account with its first
+    pyramid sent (leg 0 filled at market, four limits resting: `partially_filled`), and the
+    classification recorded on the signal and its log row."""
     user, headers, secret, account = trader
+    sim.price("BTCUSDT", "64250.5")
     client.put("/api/settings", headers=headers, json={"capital": {"max_pyramids": 3}})
     signal = _settle(app, _send(client, user, tv_alert(secret, timeframe="240")))
+    _sent()
     (group,) = PositionGroup.select()
     assert (group.account_id, group.symbol, group.timeframe, group.side, group.status) == (
         account.id,
         "BTCUSDT",
         240,
         "long",
-        "waiting",
+        "partially_filled",
     )
     assert group.max_pyramids == 3 and group.exchange == "binance"
+    assert (group.pyramid_count, group.total_dca_legs, group.filled_dca_legs) == (1, 5, 1)
     assert (signal.status, signal.classification, signal.group_id) == (
         "processed",
         "new_group",
         group.id,
     )
-    assert signal.reason == (
-        "new group: opened as waiting; grid and orders come with the position lifecycle "
-        "not built yet"
-    )
+    assert signal.reason == "new group: pyramid 0 with 5 legs stored and sent (anchor 64250.5)"
     assert signal.arrival_seq >= 1 and signal.processing_seq >= 1
     assert signal.processing_started_at <= signal.processed_at
     row = _log(signal)
     assert (row.status, row.classification, row.group_id) == ("accepted", "new_group", group.id)
 
 
-def test_pyramid_exit_and_cancel_are_recorded_only(app, client, trader):
-    """Later entries are pyramids, exits and cancels are recorded; nothing is closed yet."""
+def test_pyramid_then_cancel_keeps_what_filled(app, client, trader, sim):
+    """A later entry adds pyramid 1 anchored on its own price; a cancel signal cancels every
+    unfilled DCA order and keeps the filled legs (the group is `active`); an exit is handed
+    to the closing side."""
     user, _, secret, _ = trader
+    sim.price("BTCUSDT", "64250.5")
     first = _settle(app, _send(client, user, tv_alert(secret)))
     pyramid = _settle(app, _send(client, user, tv_alert(secret, entry_price="64000")))
-    exit_ = _settle(
-        app,
-        _send(client, user, tv_alert(secret, intent={"type": "exit", "side": "long"})),
+    _sent()
+    (group,) = PositionGroup.select()
+    assert (group.pyramid_count, group.total_dca_legs, group.filled_dca_legs) == (2, 10, 2)
+    assert pyramid.reason == (
+        "pyramid 1: 5 legs stored and sent (anchor 64000); open group has 1 of 5 pyramids: "
+        "adds a pyramid"
     )
     cancel = _settle(
         app, _send(client, user, tv_alert(secret, intent={"type": "cancel", "side": "long"}))
     )
-    (group,) = PositionGroup.select()
-    assert group.status == "waiting" and group.pyramid_count == 0
-    assert [s.classification for s in (first, pyramid, exit_, cancel)] == [
+    _cancelled(group.id)
+    group = PositionGroup.get_by_id(group.id)
+    statuses = sorted(o.status for o in DcaOrder.select().where(DcaOrder.purpose == "entry"))
+    assert statuses == ["cancelled"] * 8 + ["filled"] * 2
+    assert group.status == "active" and group.filled_dca_legs == 2
+    assert _log(cancel).reason == (
+        "cancel: the group's unfilled DCA orders are being cancelled; filled quantity is kept"
+    )
+    exit_ = _settle(
+        app,
+        _send(client, user, tv_alert(secret, intent={"type": "exit", "side": "long"})),
+    )
+    assert [s.classification for s in (first, pyramid, cancel, exit_)] == [
         "new_group",
         "pyramid",
-        "exit",
         "cancel",
+        "exit",
     ]
-    assert {s.group_id for s in (first, pyramid, exit_, cancel)} == {group.id}
-    assert pyramid.reason == (
-        "pyramid (position lifecycle not built yet): open group has 0 of 5 pyramids: adds a pyramid"
-    )
-    assert (
-        exit_.reason
-        == "exit recorded; the group is not closed yet (position lifecycle not built yet)"
-    )
-    assert _log(cancel).reason == (
-        "cancel recorded; no DCA order is cancelled yet (position lifecycle not built yet)"
-    )
+    assert {s.group_id for s in (first, pyramid, cancel, exit_)} == {group.id}
 
 
 def test_entry_at_max_pyramids_and_exit_without_group_are_ignored(app, client, trader):
@@ -120,10 +152,11 @@ def test_entry_at_max_pyramids_and_exit_without_group_are_ignored(app, client, t
         "exit: no open group to close",
     )
     _settle(app, _send(client, user, tv_alert(secret)))
-    PositionGroup.update(pyramid_count=5).execute()
+    # pyramid_count is recomputed from the legs; the limit is the group's own max_pyramids
+    PositionGroup.update(max_pyramids=1).execute()
     full = _settle(app, _send(client, user, tv_alert(secret, entry_price="1")))
     assert full.classification == "ignored"
-    assert full.reason == "open group already has 5 of 5 pyramids (max_pyramids): entry ignored"
+    assert full.reason == "open group already has 1 of 1 pyramids (max_pyramids): entry ignored"
 
 
 def test_unknown_symbol_is_rejected_by_the_worker(app, client, trader):
@@ -161,7 +194,7 @@ def test_a_held_baton_defers_to_its_holder(app, client, trader):
         lanes = signal_lanes.lanes()
         assert lanes.take_baton(lane, "someone-else", 10_000)
     first = _send(client, user, tv_alert(secret))
-    second = _send(client, user, tv_alert(secret, entry_price="2"))
+    second = _send(client, user, tv_alert(secret, entry_price="64000"))
     assert first.lane == second.lane == lane
     with app.app_context():
         assert signal_lanes.drive(lane) == 0
@@ -188,3 +221,39 @@ def test_sweep_rejoins_a_signal_that_never_reached_its_lane(app, client, trader,
         result = signal_lanes.sweep()
     assert result["rejoined"] == 1 and result["driven"] == 1
     assert _settle(app, signal).classification == "new_group"
+
+
+def test_entry_is_held_while_market_rules_cannot_be_had(app, client, trader, monkeypatch):
+    """SPEC §3.3 hold: when the market rules cannot be read, the entry is not traded and not
+    rejected either — the job fails and the lane is driven again later — until
+    precision_hold_seconds (120) have passed; then it is rejected with the reason, and no
+    group was ever stored."""
+    from server.exchange.errors import TemporaryError
+    from server.services import positions, precision
+    from server.services.signal_handoff import HoldSignal
+
+    user, _, secret, account = trader
+    lane = f"{account.id}:BTCUSDT:60:long"
+    with app.app_context():  # keep any running worker off the lane
+        signal_lanes.lanes().take_baton(lane, "x", 10_000)
+    signal = _send(client, user, tv_alert(secret))
+
+    def unreachable(*_args, **_kwargs):
+        raise TemporaryError("exchange unreachable")
+
+    monkeypatch.setattr(positions, "rules_for", unreachable)
+    monkeypatch.setattr(precision, "rules_for", unreachable)
+    with app.app_context():
+        signal_lanes.lanes().release(lane, "x")
+        with pytest.raises(HoldSignal):
+            signal_lanes.drive(lane)
+    assert Signal.get_by_id(signal.id).status == "received"
+    Signal.update(created_at=utcnow() - timedelta(seconds=121)).where(
+        Signal.id == signal.id
+    ).execute()
+    with app.app_context():
+        signal_lanes.drive(lane)
+    done = Signal.get_by_id(signal.id)
+    assert (done.status, done.classification) == ("rejected", "rejected")
+    assert "unavailable for 120 s (precision_hold_seconds)" in done.reason
+    assert PositionGroup.select().count() == 0

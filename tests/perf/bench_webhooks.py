@@ -98,6 +98,57 @@ def tree_cpu_seconds(pid: int) -> float:
     return total + sum(tree_cpu_seconds(int(c)) for c in children)
 
 
+def _named_cpu_seconds(names: tuple[str, ...]) -> float:
+    """CPU of every process whose command name is one of `names` (PostgreSQL, Redis)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if name in names or any(name.startswith(n) for n in names):
+            fields = text.rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (from /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """Where the CPU went during a run, per component, in ms per accepted signal."""
+
+    def __init__(self, stack, simulator_pid: int) -> None:
+        self.pids = {
+            "web": stack.processes["web"].pid,
+            "workers": stack.processes["worker"].pid,
+            "scheduler": stack.processes["scheduler"].pid,
+            "simulator": simulator_pid,
+        }
+
+    def read(self) -> dict[str, float]:
+        out = {name: tree_cpu_seconds(pid) for name, pid in self.pids.items()}
+        out["postgres"] = _named_cpu_seconds(("postgres",))
+        out["redis"] = _named_cpu_seconds(("redis-server",))
+        out["client"] = time.process_time()
+        out["machine"] = _machine_busy_seconds()
+        return out
+
+    @staticmethod
+    def split(before: dict, after: dict, accepted: int, wall: float) -> dict:
+        used = {k: after[k] - before[k] for k in before}
+        known = sum(v for k, v in used.items() if k != "machine")
+        used["other (not this benchmark)"] = max(0.0, used["machine"] - known)
+        per = {k: round(v * 1000 / max(accepted, 1), 2) for k, v in used.items()}
+        per["machine_busy_cores"] = round(used["machine"] / wall, 2)
+        return per
+
+
 # --------------------------------------------------------------------------- setup
 
 
@@ -207,11 +258,12 @@ def signals_pending(db_url: str) -> int:
     return _pg("SELECT count(*) FROM signal WHERE status = 'received'", db_url)[0][0]
 
 
-def run_rate(stack, db_url, targets, rate, duration, lanes, start_n, pause=False) -> dict:
+def run_rate(stack, meter, db_url, targets, rate, duration, lanes, start_n, pause=False) -> dict:
     web_pid = stack.processes["web"].pid  # gunicorn's master; its workers are children
     worker_pid = stack.processes["worker"].pid
     web_before, workers_before = tree_cpu_seconds(web_pid), tree_cpu_seconds(worker_pid)
     client_before = time.process_time()
+    cpu_before = meter.read()
     if pause:  # ingestion alone: the workers catch up afterwards
         signal_tree(worker_pid, signal.SIGSTOP)
     try:
@@ -228,6 +280,7 @@ def run_rate(stack, db_url, targets, rate, duration, lanes, start_n, pause=False
     workers_cpu = tree_cpu_seconds(worker_pid) - workers_before
     lat_ms = [x * 1000 for x in result.pop("latencies")]
     accepted = result["statuses"].get(202, 0)
+    cpu = CpuMeter.split(cpu_before, meter.read(), accepted, result["wall_seconds"] + drained)
     return {
         "target_rps": rate,
         "duration_s": duration,
@@ -242,6 +295,7 @@ def run_rate(stack, db_url, targets, rate, duration, lanes, start_n, pause=False
         "client_cpu_share_of_one_core": round(client_cpu / result["wall_seconds"], 2),
         "workers_cpu_ms_per_signal": round(workers_cpu * 1000 / max(accepted, 1), 3),
         "workers_drained_after_s": round(drained, 2),
+        "cpu_ms_per_accepted_signal_incl_drain": cpu,
     }
 
 
@@ -249,13 +303,21 @@ def run_rate(stack, db_url, targets, rate, duration, lanes, start_n, pause=False
 
 
 def _forget_redis_keys(prefix: str) -> None:
+    """Delete what this run left in Redis: its prefixed keys, its rate-limit windows and the
+    RQ jobs (and results) that ran on its queues."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
-    for pattern in (f"{prefix}*", f"rq:*{prefix}*"):
-        keys = list(client.scan_iter(match=pattern, count=1000))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start : start + 500])
+    doomed = []
+    for pattern in (f"{prefix}*", f"rq:*{prefix}*", f"LIMITS:LIMITER/{prefix}*"):
+        doomed += list(client.scan_iter(match=pattern, count=1000))
+    for key in client.scan_iter(match="rq:job:*", count=1000):
+        origin = client.hget(key, "origin") if client.type(key) == b"hash" else None
+        if origin and origin.decode().startswith(prefix):
+            job_id = key.decode().removeprefix("rq:job:")
+            doomed += [key, f"rq:results:{job_id}".encode()]
+    for start in range(0, len(doomed), 500):
+        client.delete(*doomed[start : start + 500])
 
 
 def machine() -> dict:
@@ -318,11 +380,20 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(report["machine"]))
     try:
         targets = setup_traders(stack.base_url, args.traders)
-        run_rate(stack, db_url, targets, 50, 2, args.lanes, 10_000_000)  # warm-up (markets, pools)
+        meter = CpuMeter(stack, simulator.pid)
+        run_rate(stack, meter, db_url, targets, 50, 2, args.lanes, 10_000_000)  # warm-up
         n = 0
         for rate in [float(r) for r in args.rates.split(",")]:
             result = run_rate(
-                stack, db_url, targets, rate, args.duration, args.lanes, n, args.pause_workers
+                stack,
+                meter,
+                db_url,
+                targets,
+                rate,
+                args.duration,
+                args.lanes,
+                n,
+                args.pause_workers,
             )
             n += result["sent"]
             report["runs"].append(result)

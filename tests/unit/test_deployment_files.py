@@ -18,8 +18,15 @@ def _procfile() -> dict[str, str]:
 
 
 def test_procfile_has_every_process():
-    """web, worker, scheduler, simulator and release are all declared."""
-    assert set(_procfile()) == {"web", "worker", "scheduler", "simulator", "release"}
+    """web, worker, scheduler, price monitor, simulator and release are all declared."""
+    assert set(_procfile()) == {
+        "web",
+        "worker",
+        "scheduler",
+        "price_monitor",
+        "simulator",
+        "release",
+    }
     assert "-k gevent" in _procfile()["web"]
 
 
@@ -27,9 +34,8 @@ def test_compose_is_valid_yaml_with_healthchecked_services():
     """docker-compose.yml parses, runs every process, and gates them on healthy databases."""
     doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = doc["services"]
-    assert {"postgres", "redis", "web", "worker", "scheduler", "simulator", "release"} <= set(
-        services
-    )
+    expected = {"postgres", "redis", "web", "worker", "scheduler", "price_monitor", "simulator"}
+    assert expected | {"release"} <= set(services)
     for name in ("postgres", "redis", "web"):
         assert "healthcheck" in services[name], name
     assert "pgdata" in doc["volumes"]

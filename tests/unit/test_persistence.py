@@ -12,7 +12,12 @@ from server.persistence.fields import ExactDecimalField
 from server.persistence.migrate import downgrade_all, upgrade
 from tests.conftest import _pg_admin, pg_url_for
 
-MIGRATIONS = ["001_initial", "002_signal_intake"]
+MIGRATIONS = [
+    "001_initial",
+    "002_signal_intake",
+    "003_position_lifecycle",
+    "004_performance_indexes",
+]
 EXTREMES = [
     Decimal("0.000000012345678901"),
     Decimal("12345678901234.123456789012345678"),

@@ -3,7 +3,13 @@
 from server.persistence.models.accounts import ExchangeAccount, SettingsVersion
 from server.persistence.models.base import BaseModel, UUIDModel
 from server.persistence.models.logs import AuditLog, SystemLog, WebhookLog
-from server.persistence.models.positions import DcaOrder, PositionEvent, PositionGroup, Pyramid
+from server.persistence.models.positions import (
+    DcaOrder,
+    Fill,
+    PositionEvent,
+    PositionGroup,
+    Pyramid,
+)
 from server.persistence.models.signals import (
     EquitySnapshot,
     QueuedSignal,
@@ -22,6 +28,7 @@ ALL_MODELS = [
     PositionGroup,
     Pyramid,
     DcaOrder,
+    Fill,
     PositionEvent,
     Signal,
     SignalFingerprint,
@@ -40,6 +47,7 @@ __all__ = [
     "DcaOrder",
     "EquitySnapshot",
     "ExchangeAccount",
+    "Fill",
     "PasswordResetToken",
     "PositionEvent",
     "PositionGroup",

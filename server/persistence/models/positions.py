@@ -54,6 +54,13 @@ class PositionGroup(UUIDModel):
     over_limit = BooleanField(default=False)
     updated_at = DateTimeField(default=utcnow)
     closed_at = DateTimeField(null=True)
+    # The last price the engine saw for the symbol (a fill, the price monitor): unrealised PnL.
+    last_price = ExactDecimalField(null=True)
+    last_price_at = DateTimeField(null=True)
+    # Set after insufficient funds (SPEC §4.6): no further order is sent for this group, the
+    # legs already filled keep being managed.
+    no_more_orders = BooleanField(default=False)
+    no_more_orders_reason = TextField(null=True)
 
     class Meta:
         indexes = (
@@ -94,8 +101,9 @@ class DcaOrder(UUIDModel):
     quantity = ExactDecimalField()
     filled_quantity = ExactDecimalField(default=Decimal("0"))
     avg_fill_price = ExactDecimalField(null=True)
-    fee = ExactDecimalField(default=Decimal("0"))
-    fee_currency = CharField(max_length=16, null=True)
+    fee = ExactDecimalField(default=Decimal("0"))  # every fill's fee in the quote currency
+    fee_currency = CharField(max_length=16, null=True)  # the currency `fee` is in (the quote)
+    fee_base = ExactDecimalField(default=Decimal("0"))  # the part taken in the base asset
     weight_percent = ExactDecimalField(null=True)
     gap_percent = ExactDecimalField(null=True)
     tp_percent = ExactDecimalField(null=True)
@@ -106,6 +114,29 @@ class DcaOrder(UUIDModel):
     attempt = IntegerField(default=0)
     submitted_at = DateTimeField(null=True)
     updated_at = DateTimeField(default=utcnow)
+    failure_reason = TextField(null=True)  # why it is `failed` (the exchange's words)
+    last_error = TextField(null=True)  # the last transient error while sending or reading it
+    send_count = IntegerField(default=0)  # create calls made under this client order id
+    last_synced_at = DateTimeField(null=True)
+
+
+class Fill(UUIDModel):
+    """One exchange trade of an order, keyed by (order, trade id): applying it twice changes
+    nothing. `fee_quote` is the fee in the quote currency (None when it was charged in a third
+    currency with no known rate); `fee_base` is the part charged in the base asset."""
+
+    order = ForeignKeyField(DcaOrder, backref="fills", on_delete="CASCADE")
+    trade_id = CharField(max_length=64)
+    price = ExactDecimalField()
+    amount = ExactDecimalField()
+    fee_cost = ExactDecimalField(default=Decimal("0"))
+    fee_currency = CharField(max_length=16, null=True)
+    fee_quote = ExactDecimalField(null=True)
+    fee_base = ExactDecimalField(default=Decimal("0"))
+    traded_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("order", "trade_id"), True),)
 
 
 class PositionEvent(UUIDModel):

@@ -7,6 +7,8 @@
 import { io, type Socket } from 'socket.io-client'
 import { readonly, ref } from 'vue'
 import { refreshAccessToken } from '@/api/client'
+import { useLogsStore } from '@/stores/logs'
+import { usePerformanceStore } from '@/stores/performance'
 import { usePositionsStore } from '@/stores/positions'
 import type { ClientToServerEvents, ServerToClientEvents } from '@/types/events'
 
@@ -25,8 +27,12 @@ const status = ref<RealtimeStatus>('offline')
 export const realtimeStatus = readonly(status)
 
 function dispatchServerEvents(s: EngineSocket): void {
-  s.on('group.updated', (group) => usePositionsStore().upsert(group))
+  s.on('group.updated', (group) => {
+    usePositionsStore().upsert(group)
+    usePerformanceStore().onGroupUpdated(group)
+  })
   s.on('order.updated', (order) => usePositionsStore().applyOrderUpdate(order))
+  s.on('log.created', (line) => useLogsStore().receive(line))
 }
 
 function watchConnection(s: EngineSocket): void {
@@ -34,7 +40,10 @@ function watchConnection(s: EngineSocket): void {
     status.value = 'live'
     refreshedAfterRefusal = false
     // Events emitted while we were away are lost: re-read what is on screen.
-    if (wasConnected) void usePositionsStore().refresh()
+    if (wasConnected) {
+      void usePositionsStore().refresh()
+      void useLogsStore().refresh()
+    }
     wasConnected = true
   })
   s.on('disconnect', () => {

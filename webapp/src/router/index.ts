@@ -23,6 +23,10 @@ declare module 'vue-router' {
 /** Pages built so far; every other console page shows the "Not built yet" state. */
 const BUILT_VIEWS: Partial<Record<string, RouteComponent | (() => Promise<RouteComponent>)>> = {
   positions: () => import('@/views/PositionsView.vue'),
+  settings: () => import('@/views/SettingsView.vue'),
+  logs: () => import('@/views/LogsView.vue'),
+  users: () => import('@/views/UsersView.vue'),
+  performance: () => import('@/views/PerformanceView.vue'),
 }
 
 const pageRoutes: RouteRecordRaw[] = CONSOLE_PAGES.map((page) => ({

@@ -1,3 +1,4 @@
+import type { LogLine } from './logs'
 import type { OrderUpdate, PositionGroup } from './positions'
 
 /** Socket.IO events the server emits that the app listens to (API.md, "Live events"). */
@@ -5,6 +6,8 @@ export interface ServerToClientEvents {
   'group.updated': (group: PositionGroup) => void
   /** One order (a DCA leg, or a TP / close / risk order) of a group changed. */
   'order.updated': (order: OrderUpdate) => void
+  /** A new system-log line of the signed-in user. */
+  'log.created': (line: LogLine) => void
 }
 
 /** The app emits nothing to the server yet. */

@@ -1,0 +1,39 @@
+"""Position jobs: closing a group, take-profit evaluation, the take-profit sweep, equity
+snapshots. Thin: each calls one service."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from server.services import closing, equity, take_profit
+from workers.bootstrap import job
+
+
+@job
+def close_position(group_id: str, reason: str, trigger: str) -> str:
+    """Run the close routine (SPEC §4.5) for one group: manual close, exit signal, risk."""
+    return closing.close_group(group_id, reason, trigger).status
+
+
+@job
+def evaluate_take_profit(group_id: str, price: str) -> str:
+    """The price monitor saw `price` cross the group's trigger: decide and act (SPEC §4.4)."""
+    return take_profit.evaluate_group(group_id, Decimal(price))
+
+
+@job
+def on_order_filled(order_id: str) -> None:
+    """A fill was applied to an order: place its leg's take-profit, or book a TP fill."""
+    take_profit.on_leg_filled(order_id, wait=True)
+
+
+@job
+def take_profit_sweep() -> dict[str, int]:
+    """Place missing TP orders, finish stuck closes, rebuild the trigger index (scheduled)."""
+    return take_profit.sweep()
+
+
+@job
+def equity_snapshots() -> int:
+    """One equity snapshot per user with positions (scheduled, SPEC §7)."""
+    return equity.snapshot_all()
