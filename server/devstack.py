@@ -210,6 +210,7 @@ def main() -> None:
             "web",
             "worker",
             "scheduler",
+            "price_monitor",
             "simulator",
         ],
         env,
