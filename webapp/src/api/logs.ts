@@ -1,6 +1,5 @@
-import { API_BASE, apiRequest, refreshAccessToken } from './client'
-import { errorFromBody, networkError } from './errors'
-import { getAccessToken } from './tokens'
+import { API_BASE, apiRequest } from './client'
+import { attachmentName, authorisedGet } from './download'
 import type { AuditEntry, CursorPage, LogFilters, LogLine } from '@/types/logs'
 
 type Query = Record<string, string | number | boolean | undefined>
@@ -71,33 +70,6 @@ function exportUrl(filters: LogFilters, format: 'csv' | 'json'): string {
   return `${API_BASE}/logs/export?${params.toString()}`
 }
 
-async function authorisedGet(url: string): Promise<Response> {
-  const get = (token: string | null) =>
-    fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} }).catch((cause: unknown) => {
-      throw networkError(cause)
-    })
-  let response = await get(getAccessToken())
-  if (response.status === 401) {
-    const token = await refreshAccessToken()
-    if (token) response = await get(token)
-  }
-  if (!response.ok) {
-    let body: unknown
-    try {
-      body = await response.json()
-    } catch {
-      body = undefined
-    }
-    throw errorFromBody(response.status, response.statusText, body)
-  }
-  return response
-}
-
-/** The file name a Content-Disposition header gives, or `fallback`. */
-export function attachmentName(header: string | null, fallback: string): string {
-  const match = header ? /filename="?([^";]+)"?/i.exec(header) : null
-  return match?.[1] ?? fallback
-}
 
 /** Hands a blob to the browser as a download. */
 export function saveBlob(blob: Blob, filename: string): void {

@@ -1,6 +1,5 @@
-import { API_BASE, apiRequest, refreshAccessToken } from './client'
-import { errorFromBody, networkError } from './errors'
-import { getAccessToken } from './tokens'
+import { API_BASE, apiRequest } from './client'
+import { attachmentName, authorisedGet } from './download'
 import type { DayRange, Performance } from '@/types/performance'
 
 function rangeQuery(range: DayRange): Record<string, string | undefined> {
@@ -21,33 +20,6 @@ export function exportUrl(range: DayRange): string {
   return `${API_BASE}/performance/export?${params.toString()}`
 }
 
-async function authorisedGet(url: string): Promise<Response> {
-  const get = (token: string | null) =>
-    fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} }).catch((cause: unknown) => {
-      throw networkError(cause)
-    })
-  let response = await get(getAccessToken())
-  if (response.status === 401) {
-    const token = await refreshAccessToken()
-    if (token) response = await get(token)
-  }
-  if (!response.ok) {
-    let body: unknown
-    try {
-      body = await response.json()
-    } catch {
-      body = undefined
-    }
-    throw errorFromBody(response.status, response.statusText, body)
-  }
-  return response
-}
-
-/** The file name of a Content-Disposition header, or `fallback`. */
-export function attachmentName(header: string | null, fallback: string): string {
-  const match = header ? /filename="?([^";]+)"?/i.exec(header) : null
-  return match?.[1] ?? fallback
-}
 
 /**
  * Downloads the closed trades of the range as CSV (the browser's save dialog); resolves to the
