@@ -293,6 +293,10 @@ def send_many(contexts: list[OrderContext], *, lookup: bool = False) -> list[Dca
             token = locks.acquire(_send_lock(ctx.order.id), ttl)
             if token is None:
                 continue  # another process is sending it
+            if _status_now(ctx.order.id) != OrderStatus.PENDING.value:
+                # withdrawn (e.g. a close cancelled it) or sent since this context was read
+                locks.release(_send_lock(ctx.order.id), token)
+                continue
             tokens[ctx.order.id] = token
             withdraw = blocked.removeprefix("withdraw:") if blocked else None
             ask_first = lookup or bool(withdraw and may_be_at_exchange(ctx.order))
@@ -452,3 +456,8 @@ def _settle_pending(ctx: OrderContext, reason: str) -> OrderContext:
     finally:
         locks.release(name, token)
     return context(ctx.order.id)
+
+
+def _status_now(order_id) -> str | None:
+    """The order's status as committed now (under its send lock), not as a context read it."""
+    return DcaOrder.select(DcaOrder.status).where(DcaOrder.id == order_id).scalar()
