@@ -84,11 +84,7 @@ def health_report() -> tuple[dict, bool]:
         "redis": _check(_redis),
         "workers": _check(_workers),
         "scheduler": _check(_scheduler),
-        "exchanges": {
-            "ok": True,
-            "accounts": [],
-            "note": "exchange layer not built yet; no circuit breakers to report",
-        },
+        "exchanges": _check(_exchanges),
     }
     healthy = all(report[k]["ok"] for k in ("db", "redis", "workers", "scheduler"))
     return {"status": "ok" if healthy else "degraded", **report}, healthy

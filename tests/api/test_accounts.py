@@ -63,6 +63,8 @@ def test_unreachable_exchange_is_reported(client, make_user, sim):
     assert r.json["validation"]["error"].startswith("exchange unreachable")
     listed = client.get("/api/accounts", headers=headers).json["items"][0]
     assert listed["breaker"] == "closed" and "500" in (listed["breaker_error"] or "")
+    exchanges = client.get("/api/health").json["exchanges"]
+    assert exchanges["accounts"] == 1 and exchanges["open_breakers"] == 0
 
 
 def test_paper_account_validates_on_public_market_data(app, client, make_user, sim):
