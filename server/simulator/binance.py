@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from server.simulator import binance_common as bc
 from server.simulator.binance_market import MarketData
+from server.simulator.binance_queries import BinanceOrderQueries
 from server.simulator.candles import default_price
 from server.simulator.core import Dialect, Rejection, Request, Response, Route, Venue
 from server.simulator.core import json_response as ok
@@ -49,7 +50,7 @@ REJECTIONS = {
 }
 
 
-class BinanceSpot(Dialect):
+class BinanceSpot(BinanceOrderQueries, Dialect):
     """Binance spot REST dialect over the `binance-spot` venue."""
 
     name = "binance"
@@ -294,25 +295,6 @@ class BinanceSpot(Dialect):
                 raise bc.error(-2011, "Unknown order sent.")
             cancel_id = bc.new_client_id()
             return ok([self.cancel_json(venue.cancel(o, now), cancel_id, now) for o in orders])
-
-    def open_orders(self, req: Request) -> Response:
-        key = bc.authenticate(req, self.sim)
-        with self.sim.lock:
-            symbol = req.params.get("symbol")
-            if symbol and symbol not in self.rules:
-                raise bc.error(-1121, "Invalid symbol.")
-            orders = sorted(self.venue.open_orders(key, symbol), key=lambda o: o.order_id)
-            return ok([self.order_json(o) for o in orders])
-
-    def all_orders(self, req: Request) -> Response:
-        key = bc.authenticate(req, self.sim)
-        with self.sim.lock:
-            rules = self.symbol_rules(req.params)
-            orders = self.venue.owner_orders(key, rules.symbol)
-            chosen = bc.select(
-                orders, lambda o: o.order_id, req.params, "orderId", lambda o: o.created_ms
-            )
-            return ok([self.order_json(o) for o in chosen])
 
     def my_trades(self, req: Request) -> Response:
         key = bc.authenticate(req, self.sim)
