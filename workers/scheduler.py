@@ -42,6 +42,7 @@ PERIODIC_JOBS = (
     ("fill-monitor", "workers.jobs.fills.monitor_fills", "FILL_MONITOR_SEC"),
     ("take-profit-sweep", "workers.jobs.positions.take_profit_sweep", "TP_SWEEP_SEC"),
     ("equity-snapshots", "workers.jobs.positions.equity_snapshots", "EQUITY_SNAPSHOT_SEC"),
+    ("risk-evaluation", "workers.jobs.risk.evaluate_due", "RISK_SWEEP_SEC"),
     ("log-retention", "workers.jobs.maintenance.purge_logs", 24 * 3600),
 )
 

@@ -16,6 +16,7 @@ def register_blueprints(app: Flask) -> None:
         performance,
         positions,
         preview,
+        risk,
         settings,
         webhooks,
     )
@@ -30,6 +31,7 @@ def register_blueprints(app: Flask) -> None:
         webhooks,
         logs,
         performance,
+        risk,
         health,
         openapi,
     )

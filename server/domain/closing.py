@@ -258,12 +258,23 @@ def realised(
     legs: Iterable[LegState],
     tp_fills: Mapping[tuple[int, int], Fills],
     close_fills: Fills | None,
+    offset_fills: Fills | None = None,
 ) -> Realised:
     """The group's realised PnL (module docstring). `legs` are its entry legs as stored
     (`tp_hit` marks a leg its TP finished); `tp_fills` what each leg's own TP orders
     executed; `close_fills` what the group's close orders executed (`None`: no group close).
+
+    `offset_fills` are the risk engine's partial closes of the group (SPEC §6): they sell a
+    part of the open legs at the group level like a close does (cost pro rata of the open
+    legs' cost). While no group close follows, only the sold share of the open legs' entry
+    fees is charged (`entry fees × sold / open quantity`); once the group closes, every
+    remaining entry fee is, as for a plain close.
     """
     legs = list(legs)
+    if offset_fills is not None and offset_fills.quantity > 0:
+        if close_fills is None:
+            return _partially_closed(side, legs, tp_fills, offset_fills)
+        close_fills = close_fills + offset_fills
     parts: list[LegRealised] = []
     remaining: list[LegState] = []
     for leg in legs:
@@ -283,3 +294,31 @@ def realised(
     fees = add(totals.entry_fees_usd, close_fills.fee_quote)
     usd = add(_gross(side, proceeds, cost), -fees)
     return Realised(tuple(parts), sold, close_fills.avg_price, usd, totals.held_quantity)
+
+
+def _partially_closed(
+    side: PositionSide | str,
+    legs: list[LegState],
+    tp_fills: Mapping[tuple[int, int], Fills],
+    offsets: Fills,
+) -> Realised:
+    """A group still open after risk offsets: legs' own TPs plus the offsets' share."""
+    head = realised(side, legs, tp_fills, None)
+    remaining = [
+        remaining_leg(leg, tp_fills.get((leg.pyramid, leg.leg), Fills()).quantity)
+        for leg in legs
+        if leg.is_open
+    ]
+    totals = aggregate(remaining)
+    sold = min(offsets.quantity, totals.total_filled_quantity)
+    cost = entry_cost(totals.total_invested_usd, totals.total_filled_quantity, sold)
+    proceeds = offsets.cost if sold == offsets.quantity else mul(offsets.avg_price or ZERO, sold)
+    # everything sellable gone (what is left is base-fee dust): every entry fee is charged
+    share = (
+        totals.entry_fees_usd
+        if sold >= totals.held_quantity
+        else _share(totals.entry_fees_usd, sold, totals.total_filled_quantity)
+    )
+    fees = add(share, offsets.fee_quote) if sold else offsets.fee_quote
+    usd = add(_gross(side, proceeds, cost), -fees)
+    return Realised(head.legs, sold, offsets.avg_price, usd, totals.held_quantity)

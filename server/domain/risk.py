@@ -352,9 +352,7 @@ def evaluate(views: Iterable[GroupView], settings: RiskSettings, now: datetime) 
     winners, covered = _winners(views, loser.group_id, required, settings.max_winners_to_combine)
     if not winners:
         reason, act = NO_WINNERS, False
-    elif covered >= required:
-        reason, act = None, True
-    elif settings.allow_partial_offset:
+    elif covered >= required or settings.allow_partial_offset:
         reason, act = None, True
     else:
         reason, act = INSUFFICIENT, False

@@ -68,6 +68,7 @@ class Book:
     legs: dict[Key, LegState] = field(default_factory=dict)
     tp_orders: dict[Key, list[DcaOrder]] = field(default_factory=lambda: defaultdict(list))
     close_orders: list[DcaOrder] = field(default_factory=list)
+    risk_orders: list[DcaOrder] = field(default_factory=list)  # the risk engine's offsets
 
     @property
     def tp_fills(self) -> dict[Key, Fills]:
@@ -91,6 +92,15 @@ class Book:
                 total = total + _fills(order)
         return total
 
+    @property
+    def risk_fills(self) -> Fills | None:
+        """What the risk engine's partial closes of this group sold (None: none filled)."""
+        total = Fills()
+        for order in self.risk_orders:
+            if order.filled_quantity:
+                total = total + _fills(order)
+        return total if total.quantity > 0 else None
+
     def legs_now(self) -> list[LegState]:
         """The legs as they stand: a leg partly sold by its TP counts only what is left."""
         sold = self.tp_fills
@@ -100,10 +110,13 @@ class Book:
         ]
 
     def held(self) -> Decimal:
-        """What the open legs hold now, less what the group's close orders already sold."""
+        """What the open legs hold now, less what the group's close orders and the risk
+        engine's partial closes already sold."""
         held = aggregate(self.legs_now()).held_quantity
         closed = self.close_fills
-        return max(held - (closed.quantity if closed else ZERO), ZERO)
+        offset = self.risk_fills
+        held -= (closed.quantity if closed else ZERO) + (offset.quantity if offset else ZERO)
+        return max(held, ZERO)
 
     def working(self) -> list[DcaOrder]:
         """Every order that may still trade: take-profits first (on spot they lock the coins a
@@ -115,7 +128,9 @@ class Book:
         return [o for o in self.tp_orders.get(key, []) if o.status in WORKING]
 
     def realised(self) -> Realised:
-        return realised(self.group.side, self.legs.values(), self.tp_fills, self.close_fills)
+        return realised(
+            self.group.side, self.legs.values(), self.tp_fills, self.close_fills, self.risk_fills
+        )
 
     def unbooked_tp(self) -> list[Key]:
         """Legs whose TP order filled but which are not marked `tp_hit` yet."""
@@ -155,6 +170,8 @@ def book_of(group: PositionGroup, orders: list[DcaOrder]) -> Book:
             book.tp_orders[key].append(order)
         elif order.purpose == OrderPurpose.CLOSE.value:
             book.close_orders.append(order)
+        elif order.purpose == OrderPurpose.RISK_OFFSET.value:
+            book.risk_orders.append(order)
     return book
 
 

@@ -281,3 +281,38 @@ def test_short_winner_quantity():
              price=D("95"), weighted_avg_entry=D("100"))  # fmt: skip
     plan = evaluate([loser(usd="-30", pct="-7"), w], S, NOW)
     assert plan.winners[0].close_quantity == D("6.00") and plan.will_act
+
+
+# --------------------------------------------------------------------------- realised (SPEC §7)
+
+
+def _leg(qty="10", price="100", fee="1", fee_base="0"):
+    from server.domain.aggregates import LegState
+
+    return LegState(0, 0, "filled", D(qty), D(qty), D(price), D("50"), False, D(fee), D(fee_base))
+
+
+def test_partial_offset_realises_its_share_of_the_entry_fee():
+    """One leg: 10 @ 100 (cost 1,000), entry fee 1 USDT. The risk engine sells 4 @ 110, fee
+    0.44: 4 × 110 − 4 × 100 − 1 × 4 / 10 − 0.44 = 440 − 400 − 0.4 − 0.44 = 39.16.
+    The group close then sells the other 6 @ 90, fee 0.54: both together are one close of 10
+    for 440 + 540 = 980 against 1,000, fees 1 + 0.44 + 0.54 → −20 − 1.98 = −21.98
+    (= 39.16 + (540 − 600 − 0.6 − 0.54))."""
+    from server.domain.closing import Fills, realised
+
+    offset = Fills.of(D("4"), D("110"), D("0.44"))
+    partial = realised("long", [_leg()], {}, None, offset)
+    assert partial.total == D("39.16") and partial.close_quantity == D("4")
+    closed = realised("long", [_leg()], {}, Fills.of(D("6"), D("90"), D("0.54")), offset)
+    assert closed.total == D("-21.98")
+
+
+def test_offset_of_everything_held_charges_the_whole_entry_fee():
+    """Spot: 0.1 ETH bought at 2,000 with 0.0001 ETH fee (0.2 USDT) → 0.0999 held. The offset
+    sells all 0.0999 @ 2,060 (fee 0.205794): 205.794 − 200 × 0.0999 / 0.1 − 0.2 − 0.205794 =
+    205.794 − 199.8 − 0.2 − 0.205794 = 5.588206."""
+    from server.domain.closing import Fills, realised
+
+    leg = _leg("0.1", "2000", "0.2", "0.0001")
+    out = realised("long", [leg], {}, None, Fills.of(D("0.0999"), D("2060"), D("0.205794")))
+    assert out.total == D("5.588206")

@@ -1,0 +1,648 @@
+"""The risk engine at work (SPEC §6): read a user's open groups, ask `domain.risk.evaluate`,
+keep the timers, record what it decided, and act.
+
+- `projection(user)` — what `GET /api/risk` shows: every open group's risk line and the plan
+  the engine would carry out now. Read-only (a timer that would start now is shown as
+  starting now, not stored).
+- `run(user_id, trigger, actor_id)` — one evaluation (scheduled every
+  `evaluation_interval_sec` by `run_due`, or Run Now): timers started/cleared in the
+  database, a consumed skip-once cleared, and then either nothing, a *blocked* record, or an
+  action:
+  1. one `RiskAction` row (`outcome="executing"`) and one pending market order per winner
+     (purpose `risk`, `reduce_only` on futures, deterministic client id — the attempt is the
+     winner's count of earlier risk offsets) are stored in ONE transaction before anything
+     is sent; the order ids are written into the action's plan;
+  2. each winner, under its group lock: its resting leg TPs are cancelled (on spot they
+     lock the coins), its offset order is sent (`orders.send`, or `orders.resend` — which
+     asks the exchange for the client id first — when an earlier run already tried), and
+     read until final; its realised USD (the change of the group's realised PnL, SPEC §7)
+     is recorded on the action;
+  3. a winner whose offset was refused or did not fill stops the action:
+     `winner_close_failed`, the loser is NOT closed;
+  4. otherwise the loser is closed by the one close routine (`closing.close_group`,
+     trigger `risk`) and the action ends `executed` with the loser's realised PnL and the
+     action's net.
+  An action left `executing` by a crash is resumed by the next run of that user before
+  anything new is decided: its orders exist already, so a retry never closes twice.
+- Blocked evaluations (a loser without enough winners, a worst group held back by a rule,
+  a skip-once consumed) are recorded — but a scheduled evaluation whose blocked state is the
+  same as the user's last record (same outcome, rule and loser) writes nothing: an unchanged
+  state is not a new fact every minute. Run Now always records.
+- `status(user_id)` — the dashboard's `{enabled, last_run_at, next_run_at, last_action}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from flask import current_app
+from peewee import fn
+
+from server import events, runtime
+from server.clock import isoformat, utcnow
+from server.domain import risk as rules
+from server.domain.decimals import plain_decimal
+from server.domain.enums import LogCategory, LogLevel, OrderPurpose, OrderStatus
+from server.domain.exact import ZERO, add
+from server.domain.grid import exit_side
+from server.domain.precision import round_qty_down
+from server.persistence.db import db
+from server.persistence.models import (
+    DcaOrder,
+    ExchangeAccount,
+    PositionGroup,
+    RiskAction,
+    User,
+)
+from server.services import closing, group_state, orders, trail
+from server.services.group_lock import group_lock
+from server.services.journal import after_commit, system_log
+from server.services.position_book import TRADING, WORKING, is_futures, load, reindex
+from server.services.precision import rules_for
+from server.services.settings import effective_settings
+from server.state.locks import Locks
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "RiskBusy",
+    "action_out",
+    "projection",
+    "run",
+    "run_due",
+    "set_control",
+    "status",
+]
+
+EXECUTING = "executing"
+EXECUTED = "executed"
+WINNER_FAILED = "winner_close_failed"
+LOSER_FAILED = "loser_close_failed"
+BLOCKED = "blocked"
+SKIPPED = "skipped"
+NO_ACTION = "no_action"
+RUN_LOCK_MS = 300_000
+FILL_WAIT_SECONDS = 5.0
+
+
+class RiskBusy(RuntimeError):
+    """Another evaluation of the same user is running."""
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def settings_of(user: User) -> rules.RiskSettings:
+    return rules.RiskSettings.of(effective_settings(user)["risk"])
+
+
+def _open_groups(user_id) -> list[PositionGroup]:
+    return list(
+        PositionGroup.select()
+        .where((PositionGroup.user == user_id) & (PositionGroup.status.in_(list(TRADING))))
+        .order_by(PositionGroup.created_at)
+    )
+
+
+def _pending_legs(group_ids) -> dict:
+    if not group_ids:
+        return {}
+    rows = (
+        DcaOrder.select(DcaOrder.group, fn.COUNT(DcaOrder.id).alias("n"))
+        .where(
+            (DcaOrder.group.in_(group_ids))
+            & (DcaOrder.purpose == OrderPurpose.ENTRY.value)
+            & (DcaOrder.status == OrderStatus.PENDING.value)
+        )
+        .group_by(DcaOrder.group)
+        .tuples()
+    )
+    return {str(gid): n for gid, n in rows}
+
+
+def _market_rules(groups: list[PositionGroup]) -> dict:
+    """(account, symbol) → (step, min_qty) for market orders; (1e-8, 0) when unknown (the
+    quantity is re-checked against the real rules before anything is sent)."""
+    out: dict = {}
+    accounts = {
+        a.id: a
+        for a in ExchangeAccount.select().where(
+            ExchangeAccount.id.in_(list({g.account_id for g in groups if g.account_id}))
+        )
+    }
+    for group in groups:
+        key = (group.account_id, group.symbol)
+        if key in out:
+            continue
+        try:
+            market = rules_for(accounts[group.account_id], group.symbol)
+            step, min_qty, _ = market.quantity_rules("market")
+            out[key] = (step, min_qty)
+        except Exception as exc:  # the projection must not fail on one market
+            log.warning("risk: no market rules for %s: %s", group.symbol, exc)
+            out[key] = (Decimal("0.00000001"), ZERO)
+    return out
+
+
+def view_of(group: PositionGroup, pending: int, market: tuple) -> rules.GroupView:
+    return rules.GroupView(
+        group_id=str(group.id),
+        side=group.side,
+        created_at=group.created_at,
+        pyramid_count=group.pyramid_count,
+        max_pyramids=group.max_pyramids,
+        total_dca_legs=group.total_dca_legs,
+        filled_dca_legs=group.filled_dca_legs,
+        pending_dca_legs=pending,
+        unrealized_pnl_usd=group.unrealized_pnl_usd or ZERO,
+        unrealized_pnl_percent=group.unrealized_pnl_percent or ZERO,
+        weighted_avg_entry=group.weighted_avg_entry,
+        price=group.last_price,
+        held_quantity=group.total_filled_quantity or ZERO,
+        step=market[0],
+        min_qty=market[1],
+        blocked=group.risk_blocked,
+        skip_once=group.risk_skip_once,
+        timer_started_at=group.risk_timer_started_at,
+        symbol=group.symbol,
+    )
+
+
+def _evaluate(user: User, now: datetime):
+    groups = _open_groups(user.id)
+    pending = _pending_legs([g.id for g in groups])
+    markets = _market_rules(groups)
+    views = [
+        view_of(g, pending.get(str(g.id), 0), markets[(g.account_id, g.symbol)]) for g in groups
+    ]
+    settings = settings_of(user)
+    return groups, settings, rules.evaluate(views, settings, now)
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def _money(value) -> str | None:
+    return None if value is None else plain_decimal(value)
+
+
+def plan_out(plan: rules.Plan) -> dict:
+    return {
+        "loser": plan.loser,
+        "loser_loss_percent": _money(plan.loser_loss_percent),
+        "required_usd": _money(plan.required_usd),
+        "winners": [
+            {
+                "group_id": w.group_id,
+                "close_quantity": _money(w.close_quantity),
+                "close_usd": _money(w.close_usd),
+                "covered_usd": _money(w.covered_usd),
+                "profit_usd": _money(w.profit_usd),
+                "price": _money(w.price),
+                "avg_entry": _money(w.avg_entry),
+                "capped": w.capped,
+            }
+            for w in plan.winners
+        ],
+        "covered_usd": _money(plan.covered_usd),
+        "will_act": plan.will_act,
+        "reason": plan.reason,
+        "skip_consumed": list(plan.skip_consumed),
+        "held_back": plan.held_back,
+        "held_back_rule": plan.held_back_rule,
+    }
+
+
+def _row_out(row: rules.GroupRisk, group: PositionGroup) -> dict:
+    return {
+        "group_id": row.group_id,
+        "symbol": group.symbol,
+        "timeframe": group.timeframe,
+        "side": group.side,
+        "status": group.status,
+        "pyramid_count": group.pyramid_count,
+        "max_pyramids": group.max_pyramids,
+        "loss_percent": _money(row.loss_percent),
+        "loss_usd": _money(row.loss_usd),
+        "timer_started_at": isoformat(row.timer_started_at),
+        "timer_expires_at": isoformat(row.timer_expires_at),
+        "timer_expired": row.timer_expired,
+        "pyramids_reached": row.pyramids_reached,
+        "age_filter_passed": row.age_filter_passed,
+        "eligible": row.eligible,
+        "blocked": row.blocked,
+        "skip_once": row.skip_once,
+        "reasons": list(row.reasons),
+        "is_winner_candidate": (group.unrealized_pnl_usd or ZERO) > 0 and not row.blocked,
+    }
+
+
+def action_out(action: RiskAction) -> dict:
+    return {
+        "id": str(action.id),
+        "created_at": isoformat(action.created_at),
+        "loser": str(action.loser_id) if action.loser_id else None,
+        "trigger": action.trigger,
+        "triggered_by": str(action.triggered_by_id) if action.triggered_by_id else None,
+        "outcome": action.outcome,
+        "reason": action.reason,
+        "required_usd": _money(action.required_usd),
+        "covered_usd": _money(action.covered_usd),
+        "plan": action.plan,
+    }
+
+
+def projection(user: User) -> dict:
+    """`GET /api/risk`: every open group's risk line and the projected plan."""
+    now = utcnow()
+    groups, settings, plan = _evaluate(user, now)
+    by_id = {str(g.id): g for g in groups}
+    return {
+        "enabled": settings.enabled,
+        "settings": {
+            k: _money(v) if isinstance(v, Decimal) else v for k, v in asdict(settings).items()
+        },
+        "evaluated_at": isoformat(now),
+        "groups": [_row_out(r, by_id[r.group_id]) for r in plan.groups],
+        "plan": plan_out(plan),
+        **status(user.id),
+    }
+
+
+# --------------------------------------------------------------------------- bookkeeping
+
+
+def _store_timers(groups: list[PositionGroup], plan: rules.Plan) -> None:
+    """Start and clear timers as the plan found them (only the rows that changed)."""
+    for group in groups:
+        started = plan.timers.get(str(group.id))
+        if started != group.risk_timer_started_at:
+            PositionGroup.update(risk_timer_started_at=started).where(
+                PositionGroup.id == group.id
+            ).execute()
+            group.risk_timer_started_at = started
+
+
+def _blocked_record(plan: rules.Plan) -> tuple[str, str, str | None] | None:
+    """(outcome, reason, loser) of an evaluation a rule stopped, or None."""
+    if plan.skip_consumed:
+        return SKIPPED, rules.SKIP_ONCE, plan.skip_consumed[0]
+    if plan.loser is not None and not plan.will_act:
+        return BLOCKED, plan.reason, plan.loser
+    if plan.held_back is not None:
+        return BLOCKED, plan.held_back_rule, plan.held_back
+    return None
+
+
+def _same_as_last(user_id, outcome: str, reason: str, loser: str | None) -> bool:
+    last = (
+        RiskAction.select()
+        .where(RiskAction.user == user_id)
+        .order_by(RiskAction.created_at.desc())
+        .first()
+    )
+    return (
+        last is not None
+        and last.outcome == outcome
+        and last.reason == reason
+        and (str(last.loser_id) if last.loser_id else None) == loser
+    )
+
+
+def _publish_action(action: RiskAction) -> None:
+    payload, user_id = action_out(action), action.user_id
+    after_commit(lambda: events.publish(events.Event.RISK_ACTION, payload, user_id))
+
+
+def _publish_updated(user: User) -> None:
+    try:
+        payload = projection(user)
+    except Exception:  # an event must never fail the evaluation
+        log.exception("risk.updated not built")
+        return
+    events.publish(events.Event.RISK_UPDATED, payload, user.id)
+
+
+def _label(group_id) -> str:
+    group = PositionGroup.get_or_none(PositionGroup.id == group_id)
+    return trail.label(group) if group else str(group_id)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _locks() -> Locks:
+    return Locks(runtime.redis_client(), current_app.config["RQ_QUEUE_PREFIX"])
+
+
+def _last_run_key(user_id) -> str:
+    return f"{current_app.config['RQ_QUEUE_PREFIX']}risk:last-run:{user_id}"
+
+
+def run(user_id, trigger: str = "scheduled", actor_id=None) -> dict:
+    """One evaluation of the user's groups (module docstring). Returns
+    `{outcome, reason, action, plan}`; `RiskBusy` when another one is running."""
+    locks, name = _locks(), f"risk-run:{user_id}"
+    token = locks.acquire(name, RUN_LOCK_MS)
+    if token is None:
+        raise RiskBusy("a risk evaluation is already running for this user")
+    try:
+        runtime.redis_client().set(_last_run_key(user_id), utcnow().isoformat(), ex=7 * 86400)
+        user = User.get_by_id(user_id)
+        unfinished = (
+            RiskAction.select()
+            .where((RiskAction.user == user.id) & (RiskAction.outcome == EXECUTING))
+            .order_by(RiskAction.created_at)
+        )
+        for action in unfinished:
+            _execute(action)
+        result = _run_once(user, trigger, actor_id)
+    finally:
+        locks.release(name, token)
+    _publish_updated(User.get_by_id(user_id))
+    return result
+
+
+def _run_once(user: User, trigger: str, actor_id) -> dict:
+    now = utcnow()
+    with db.atomic():
+        groups, _settings, plan = _evaluate(user, now)
+        _store_timers(groups, plan)
+        if plan.skip_consumed:
+            PositionGroup.update(risk_skip_once=False).where(
+                PositionGroup.id.in_(list(plan.skip_consumed))
+            ).execute()
+        record = _blocked_record(plan)
+        action = None
+        if not plan.will_act and record is not None:
+            outcome, reason, loser = record
+            if (
+                trigger != "scheduled"
+                or outcome == SKIPPED
+                or not _same_as_last(user.id, outcome, reason, loser)
+            ):
+                action = _record(user, plan, trigger, actor_id, outcome, reason, loser)
+    if plan.will_act:
+        action = _start(user, plan, trigger, actor_id)
+        action = _execute(action)
+    doc = plan_out(plan)
+    if action is None:
+        return {"outcome": NO_ACTION, "reason": plan.reason, "action": None, "plan": doc}
+    return {"outcome": action.outcome, "reason": action.reason, "action": action_out(action),
+            "plan": doc}  # fmt: skip
+
+
+def _record(user, plan, trigger, actor_id, outcome, reason, loser) -> RiskAction:
+    action = RiskAction.create(
+        user=user.id, loser=loser, trigger=trigger, triggered_by=actor_id, outcome=outcome,
+        reason=reason, required_usd=plan.required_usd if plan.loser else None,
+        covered_usd=plan.covered_usd if plan.loser else None, plan=plan_out(plan),
+    )  # fmt: skip
+    words = {
+        rules.SKIP_ONCE: "skip-once consumed",
+        rules.INSUFFICIENT: (
+            f"winners cover {plain_decimal(plan.covered_usd)} of "
+            f"{plain_decimal(plan.required_usd)} USD; waiting"
+        ),
+        rules.NO_WINNERS: "no winning position to offset it; waiting",
+    }.get(reason, f"held back by the rule {reason}")
+    system_log(LogLevel.INFO, LogCategory.RISK, f"risk: {_label(loser)} not closed: {words}",
+               user_id=user.id, group_id=loser, outcome=outcome, rule=reason)  # fmt: skip
+    _publish_action(action)
+    return action
+
+
+def _start(user: User, plan: rules.Plan, trigger: str, actor_id) -> RiskAction:
+    """Step 1: the action and every winner's pending order, in one transaction."""
+    doc = plan_out(plan)
+    with db.atomic():
+        action = RiskAction.create(
+            user=user.id, loser=plan.loser, trigger=trigger, triggered_by=actor_id,
+            outcome=EXECUTING, required_usd=plan.required_usd, covered_usd=plan.covered_usd,
+            plan=doc,
+        )  # fmt: skip
+        for pick in doc["winners"]:
+            group = group_state.lock_group(pick["group_id"])
+            account = ExchangeAccount.get_by_id(group.account_id)
+            step = rules_for(account, group.symbol).quantity_rules("market")[0]
+            book = load(group)
+            quantity = min(Decimal(pick["close_quantity"]), round_qty_down(book.held(), step))
+            order = orders.new_order(
+                group, None, None, OrderPurpose.RISK_OFFSET, exit_side(group.side), "market",
+                quantity, price=Decimal(pick["price"]), reduce_only=is_futures(account),
+                attempt=book.next_attempt(book.risk_orders),
+            )  # fmt: skip
+            pick.update(order_id=str(order.id), client_order_id=order.client_order_id,
+                        quantity=plain_decimal(quantity), status="pending",
+                        realised_before=plain_decimal(book.realised().total))  # fmt: skip
+        action.plan = doc
+        action.save()
+        system_log(
+            LogLevel.WARNING, LogCategory.RISK,
+            f"risk: closing {_label(plan.loser)} ({plain_decimal(plan.loser_loss_percent)} %, "
+            f"{plain_decimal(plan.required_usd)} USD) against {len(plan.winners)} winner(s)",
+            user_id=user.id, group_id=plan.loser, trigger=trigger,
+        )  # fmt: skip
+    return action
+
+
+def _send_offset(order: DcaOrder) -> DcaOrder:
+    """Send (or, after an earlier try, look up and re-send) until it is no longer pending,
+    then read it until final."""
+    order = orders.send(order.id) if not order.send_count else orders.resend(order.id)
+    for pause in (0.2, 0.5, 1.0):
+        if order.status != OrderStatus.PENDING.value:
+            break
+        time.sleep(pause)
+        order = orders.resend(order.id)
+    deadline = time.monotonic() + FILL_WAIT_SECONDS
+    pause = 0.05
+    while order.status in (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value):
+        if time.monotonic() >= deadline:
+            return orders.cancel(order.id, "risk offset did not fill in time")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+        order = orders.sync(order.id)
+    return order
+
+
+def _nothing_left(group: PositionGroup, book) -> bool:
+    """The offset sold every sellable unit of the winner (what is left is below the step)."""
+    account = ExchangeAccount.get_by_id(group.account_id)
+    step = rules_for(account, group.symbol).quantity_rules("market")[0]
+    return round_qty_down(book.held(), step) == 0
+
+
+def _close_winner(pick: dict) -> DcaOrder:
+    """Step 2 for one winner, under its group lock."""
+    order = DcaOrder.get_by_id(pick["order_id"])
+    with group_lock(order.group_id):
+        group = PositionGroup.get_by_id(order.group_id)
+        if order.status == OrderStatus.PENDING.value:
+            for tp in load(group).working():
+                if tp.purpose == OrderPurpose.TAKE_PROFIT.value:
+                    orders.cancel(tp.id, "risk offset: the group is partly closed")
+        if order.status in WORKING:
+            order = _send_offset(order)
+        book = load(PositionGroup.get_by_id(group.id))
+        total = book.realised().total
+        with db.atomic():
+            fresh = group_state.lock_group(group.id)
+            fresh.realized_pnl_usd = total
+            fresh.save()
+            _, actions = group_state.recompute_in_tx(group.id)
+        group_state.run(actions)
+        reindex(PositionGroup.get_by_id(group.id), book)
+        if order.status == OrderStatus.FILLED.value and _nothing_left(group, book):
+            closing.close_group(group.id, "fully used to offset a loser", "risk")
+    pick.update(
+        status=order.status,
+        filled_quantity=plain_decimal(order.filled_quantity or ZERO),
+        avg_fill_price=_money(order.avg_fill_price),
+        fee=plain_decimal(order.fee or ZERO),
+        failure_reason=order.failure_reason or order.last_error,
+    )
+    pick["realised_usd"] = plain_decimal(add(total, -Decimal(pick["realised_before"])))
+    return order
+
+
+def _execute(action: RiskAction) -> RiskAction:
+    """Steps 2–4 (module docstring); resumable."""
+    doc = dict(action.plan)
+    for pick in doc["winners"]:
+        if pick.get("status") in (OrderStatus.FILLED.value,):
+            continue
+        order = _close_winner(pick)
+        action.plan = doc
+        action.save()
+        if order.status != OrderStatus.FILLED.value:
+            why = order.failure_reason or order.last_error or f"the offset is {order.status}"
+            return _end(action, doc, WINNER_FAILED,
+                        f"winner {_label(pick['group_id'])} not closed: {why}")  # fmt: skip
+    try:
+        loser = closing.close_group(action.loser_id, "loser offset by winners", "risk")
+    except Exception as exc:  # recorded; the close routine resumes `closing`
+        log.exception("risk: loser close failed")
+        return _end(action, doc, LOSER_FAILED, f"loser close did not finish: {exc}")
+    doc["loser_realised_usd"] = plain_decimal(loser.realized_pnl_usd or ZERO)
+    doc["loser_status"] = loser.status
+    if loser.status != "closed":
+        return _end(action, doc, LOSER_FAILED, f"loser is {loser.status}")
+    return _end(action, doc, EXECUTED, None)
+
+
+def _end(action: RiskAction, doc: dict, outcome: str, reason: str | None) -> RiskAction:
+    winners = add(*(Decimal(p.get("realised_usd") or "0") for p in doc["winners"]))
+    doc["winners_realised_usd"] = plain_decimal(winners)
+    if "loser_realised_usd" in doc:
+        doc["net_realised_usd"] = plain_decimal(add(winners, Decimal(doc["loser_realised_usd"])))
+    with db.atomic():
+        action.plan = doc
+        action.outcome = outcome
+        action.reason = reason
+        action.save()
+        level = LogLevel.WARNING if outcome == EXECUTED else LogLevel.ERROR
+        message = (
+            f"risk: {_label(action.loser_id)} closed by the risk engine; winners realised "
+            f"{plain_decimal(winners)} USD, loser {doc.get('loser_realised_usd')} USD"
+            if outcome == EXECUTED
+            else f"risk: action stopped ({outcome}): {reason}"
+        )
+        system_log(level, LogCategory.RISK, message, user_id=action.user_id,
+                   group_id=str(action.loser_id), outcome=outcome,
+                   alert=outcome != EXECUTED)  # fmt: skip
+        _publish_action(action)
+    return action
+
+
+# --------------------------------------------------------------------------- schedule
+
+
+def _next_run(user_id, interval: int) -> datetime | None:
+    raw = runtime.redis_client().get(_last_run_key(user_id))
+    if raw is None:
+        return None
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    return datetime.fromisoformat(text) + timedelta(seconds=interval)
+
+
+def run_due() -> dict[str, int]:
+    """The scheduler's job: evaluate every user with open groups whose
+    `evaluation_interval_sec` has passed since their last evaluation."""
+    now = utcnow()
+    stats = {"evaluated": 0, "acted": 0, "busy": 0, "failed": 0}
+    users = (
+        User.select()
+        .join(PositionGroup, on=(PositionGroup.user == User.id))
+        .where(PositionGroup.status.in_(list(TRADING)))
+        .distinct()
+    )
+    for user in users:
+        settings = settings_of(user)
+        if not settings.enabled:
+            continue
+        due = _next_run(user.id, settings.evaluation_interval_sec)
+        if due is not None and due > now:
+            continue
+        try:
+            result = run(user.id, "scheduled")
+        except RiskBusy:
+            stats["busy"] += 1
+            continue
+        except Exception:  # one user's failure must not stop the others
+            log.exception("risk evaluation failed for %s", user.id)
+            stats["failed"] += 1
+            continue
+        stats["evaluated"] += 1
+        stats["acted"] += result["outcome"] in (EXECUTED, WINNER_FAILED, LOSER_FAILED)
+    return stats
+
+
+def status(user_id) -> dict:
+    """The dashboard's risk block: `{enabled, last_run_at, next_run_at, last_action}`."""
+    user = User.get_by_id(user_id)
+    settings = settings_of(user)
+    raw = runtime.redis_client().get(_last_run_key(user_id))
+    last = None
+    if raw is not None:
+        last = datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else raw)
+    upcoming = last + timedelta(seconds=settings.evaluation_interval_sec) if last else None
+    action = (
+        RiskAction.select()
+        .where(RiskAction.user == user_id)
+        .order_by(RiskAction.created_at.desc())
+        .first()
+    )
+    return {
+        "enabled": settings.enabled,
+        "last_run_at": isoformat(last),
+        "next_run_at": isoformat(upcoming) if settings.enabled else None,
+        "last_action": action_out(action) if action else None,
+    }
+
+
+# --------------------------------------------------------------------------- controls
+
+
+def set_control(group: PositionGroup, control: str, actor: User) -> PositionGroup:
+    """Block / unblock / skip-once one group (audited by the caller); `risk.updated` after."""
+    values = {
+        "block": {"risk_blocked": True},
+        "unblock": {"risk_blocked": False},
+        "skip": {"risk_skip_once": True},
+    }[control]
+    with db.atomic():
+        PositionGroup.update(**values, updated_at=utcnow()).where(
+            PositionGroup.id == group.id
+        ).execute()
+        group = PositionGroup.get_by_id(group.id)
+        words = {"block": "blocked", "unblock": "unblocked", "skip": "marked skip once"}[control]
+        system_log(LogLevel.INFO, LogCategory.RISK,
+                   f"risk: {trail.label(group)} {words} by {actor.username}",
+                   user_id=group.user_id, group_id=str(group.id))  # fmt: skip
+    _publish_updated(User.get_by_id(group.user_id))
+    return group
