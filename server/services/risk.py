@@ -50,6 +50,7 @@ from server.domain.enums import LogCategory, LogLevel, OrderPurpose, OrderStatus
 from server.domain.exact import ZERO, add
 from server.domain.grid import exit_side
 from server.domain.precision import round_qty_down
+from server.exchange.errors import ExchangeError
 from server.persistence.db import db
 from server.persistence.models import (
     DcaOrder,
@@ -417,30 +418,13 @@ def _record(user, plan, trigger, actor_id, outcome, reason, loser) -> RiskAction
 
 
 def _start(user: User, plan: rules.Plan, trigger: str, actor_id) -> RiskAction:
-    """Step 1: the action and every winner's pending order, in one transaction."""
-    doc = plan_out(plan)
+    """Step 1: the action, stored before any order exists."""
     with db.atomic():
         action = RiskAction.create(
             user=user.id, loser=plan.loser, trigger=trigger, triggered_by=actor_id,
             outcome=EXECUTING, required_usd=plan.required_usd, covered_usd=plan.covered_usd,
-            plan=doc,
+            plan=plan_out(plan),
         )  # fmt: skip
-        for pick in doc["winners"]:
-            group = group_state.lock_group(pick["group_id"])
-            account = ExchangeAccount.get_by_id(group.account_id)
-            step = rules_for(account, group.symbol).quantity_rules("market")[0]
-            book = load(group)
-            quantity = min(Decimal(pick["close_quantity"]), round_qty_down(book.held(), step))
-            order = orders.new_order(
-                group, None, None, OrderPurpose.RISK_OFFSET, exit_side(group.side), "market",
-                quantity, price=Decimal(pick["price"]), reduce_only=is_futures(account),
-                attempt=book.next_attempt(book.risk_orders),
-            )  # fmt: skip
-            pick.update(order_id=str(order.id), client_order_id=order.client_order_id,
-                        quantity=plain_decimal(quantity), status="pending",
-                        realised_before=plain_decimal(book.realised().total))  # fmt: skip
-        action.plan = doc
-        action.save()
         system_log(
             LogLevel.WARNING, LogCategory.RISK,
             f"risk: closing {_label(plan.loser)} ({plain_decimal(plan.loser_loss_percent)} %, "
@@ -448,6 +432,34 @@ def _start(user: User, plan: rules.Plan, trigger: str, actor_id) -> RiskAction:
             user_id=user.id, group_id=plan.loser, trigger=trigger,
         )  # fmt: skip
     return action
+
+
+def _offset_order(action: RiskAction, doc: dict, pick: dict) -> DcaOrder:
+    """The winner's pending offset order, created with its deterministic client id and
+    written into the action's plan in ONE transaction (so a retry finds it and never makes
+    a second one). Created only when its turn comes: an order is never left pending for a
+    winner whose turn a failure cancelled (the fill monitor re-sends pending orders)."""
+    if pick.get("order_id"):
+        return DcaOrder.get_by_id(pick["order_id"])
+    with db.atomic():
+        group = group_state.lock_group(pick["group_id"])
+        account = ExchangeAccount.get_by_id(group.account_id)
+        step = rules_for(account, group.symbol).quantity_rules("market")[0]
+        book = load(group)
+        quantity = min(Decimal(pick["close_quantity"]), round_qty_down(book.held(), step))
+        if quantity <= 0:
+            raise ValueError(f"{trail.label(group)} holds nothing to sell any more")
+        order = orders.new_order(
+            group, None, None, OrderPurpose.RISK_OFFSET, exit_side(group.side), "market",
+            quantity, price=Decimal(pick["price"]), reduce_only=is_futures(account),
+            attempt=book.next_attempt(book.risk_orders),
+        )  # fmt: skip
+        pick.update(order_id=str(order.id), client_order_id=order.client_order_id,
+                    quantity=plain_decimal(quantity), status=order.status,
+                    realised_before=plain_decimal(book.realised().total))  # fmt: skip
+        action.plan = doc
+        action.save()
+    return order
 
 
 def _send_offset(order: DcaOrder) -> DcaOrder:
@@ -477,12 +489,14 @@ def _nothing_left(group: PositionGroup, book) -> bool:
     return round_qty_down(book.held(), step) == 0
 
 
-def _close_winner(pick: dict) -> DcaOrder:
+def _close_winner(action: RiskAction, doc: dict, pick: dict) -> DcaOrder:
     """Step 2 for one winner, under its group lock."""
-    order = DcaOrder.get_by_id(pick["order_id"])
-    with group_lock(order.group_id):
-        group = PositionGroup.get_by_id(order.group_id)
+    with group_lock(pick["group_id"]):
+        group = PositionGroup.get_by_id(pick["group_id"])
+        order = _offset_order(action, doc, pick)
         if order.status == OrderStatus.PENDING.value:
+            # resting leg TPs lock the coins on spot (and would oversell on futures); with
+            # the offset stored, the TP hook no longer re-places them (take_profit._needs_tp)
             for tp in load(group).working():
                 if tp.purpose == OrderPurpose.TAKE_PROFIT.value:
                     orders.cancel(tp.id, "risk offset: the group is partly closed")
@@ -516,7 +530,13 @@ def _execute(action: RiskAction) -> RiskAction:
     for pick in doc["winners"]:
         if pick.get("status") in (OrderStatus.FILLED.value,):
             continue
-        order = _close_winner(pick)
+        try:
+            order = _close_winner(action, doc, pick)
+        except (ValueError, ExchangeError) as exc:
+            pick["status"] = "failed"
+            pick["failure_reason"] = str(exc)
+            return _end(action, doc, WINNER_FAILED,
+                        f"winner {_label(pick['group_id'])} not closed: {exc}")  # fmt: skip
         action.plan = doc
         action.save()
         if order.status != OrderStatus.FILLED.value:

@@ -166,7 +166,7 @@ def _needs_tp(group: PositionGroup, book: Book, key: Key) -> bool:
     entry = book.entries[key]
     if entry.tp_hit or not entry.filled_quantity or entry.status in WORKING:
         return False
-    if book.risk_fills is not None:
+    if book.risk_fills is not None or any(o.status in WORKING for o in book.risk_orders):
         # the risk engine sold part of the group: a leg's resting TP would sell more than
         # the group still holds (docs/decisions.md, "Risk engine")
         return False
