@@ -37,6 +37,7 @@ import httpx
 
 from server.clock import utcnow
 from server.persistence.models import PositionGroup
+from server.services import risk as risk_service
 from tests.lifecycle_support import D, _purpose, make_trader, settled, sim_orders, wait_for
 
 SETTINGS = {
@@ -132,6 +133,11 @@ def test_loser_closed_against_the_top_three_winners(app, stack, sim, make_user):
     blocked = _post(trader, "/api/risk/run").json()
     assert (blocked["outcome"], blocked["reason"]) == ("blocked", "blocked")
     assert blocked["action"]["loser"] == ids["BTCUSDT"]
+    # scheduled evaluations of the same blocked state record nothing new
+    with app.app_context():
+        for _ in range(2):
+            assert risk_service.run(trader.user_id, "scheduled")["action"] is None
+    assert len(trader.get("/api/risk/actions")["items"]) == 1
     _post(trader, f"/api/risk/{ids['BTCUSDT']}/unblock")
 
     # skip once: the next evaluation passes it (consumed), nothing is closed

@@ -1,0 +1,61 @@
+"""The risk endpoints (API.md) through Flask's test client: roles, ownership, validation and
+the contract error shape; controls are audited and change only the group they name."""
+
+from __future__ import annotations
+
+from server.persistence.models import AuditLog, PositionGroup
+from tests.api.test_positions_close import _group
+
+
+def _error(r, status: int) -> dict:
+    assert r.status_code == status, r.get_data(as_text=True)
+    body = r.json["error"]
+    assert {"code", "message", "fields"} <= set(body)
+    return body
+
+
+def test_panel_lists_open_groups_and_a_plan(app, client, make_user):
+    """One open group with no price yet: listed with its flags; the plan acts on nothing."""
+    user, headers = make_user("viewer")
+    group = _group(app, user, pyramid_count=1, total_dca_legs=1, filled_dca_legs=1)
+    body = client.get("/api/risk", headers=headers).json
+    (row,) = body["groups"]
+    assert row["group_id"] == str(group.id)
+    assert {"loss_percent", "loss_usd", "timer_started_at", "timer_expires_at",
+            "pyramids_reached", "age_filter_passed", "eligible", "blocked",
+            "skip_once"} <= set(row)  # fmt: skip
+    assert row["eligible"] is False and row["timer_expires_at"] is not None
+    plan = body["plan"]
+    assert {"loser", "required_usd", "winners", "covered_usd", "will_act", "reason"} <= set(plan)
+    assert (plan["loser"], plan["will_act"], plan["reason"]) == (None, False, "no_eligible_loser")
+    assert {"enabled", "last_run_at", "next_run_at", "last_action"} <= set(body)
+    assert client.get("/api/risk/actions", headers=headers).json == {"items": []}
+
+
+def test_controls_are_owned_audited_and_validated(app, client, make_user):
+    user, headers = make_user("trader")
+    group = _group(app, user)
+    r = client.post(f"/api/risk/{group.id}/block", headers=headers)
+    assert r.status_code == 200 and r.json == {
+        "group_id": str(group.id), "blocked": True, "skip_once": False}  # fmt: skip
+    assert client.post(f"/api/risk/{group.id}/skip", headers=headers).json["skip_once"] is True
+    assert client.post(f"/api/risk/{group.id}/unblock", headers=headers).json["blocked"] is False
+    with app.app_context():
+        fresh = PositionGroup.get_by_id(group.id)
+        assert (fresh.risk_blocked, fresh.risk_skip_once) == (False, True)
+        actions = [a.action for a in AuditLog.select().order_by(AuditLog.created_at)]
+    assert actions == ["risk.block", "risk.skip", "risk.unblock"]
+
+    _, other = make_user("trader")
+    assert _error(client.post(f"/api/risk/{group.id}/block", headers=other), 404)
+    assert _error(client.post("/api/risk/not-a-uuid/skip", headers=headers), 404)
+    _, viewer = make_user("viewer")
+    assert _error(client.post(f"/api/risk/{group.id}/block", headers=viewer), 403)
+    assert _error(client.post("/api/risk/run", headers=viewer), 403)
+    closed = _group(app, user, status="closed")
+    assert "closed" in _error(client.post(f"/api/risk/{closed.id}/block", headers=headers),
+                              409)["message"]  # fmt: skip
+    for bad in ("0", "501", "x", "-1"):
+        body = _error(client.get(f"/api/risk/actions?limit={bad}", headers=headers), 422)
+        assert "limit" in body["fields"]
+    assert _error(client.get("/api/risk"), 401)
