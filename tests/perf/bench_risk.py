@@ -1,0 +1,229 @@
+"""Benchmark of one risk evaluation over 5,000 open groups (run as a script; not collected).
+
+    .venv/bin/python tests/perf/bench_risk.py [--groups 5000] [--rounds 30] [--json out.json]
+
+Two figures, p50/p95/max in milliseconds over `--rounds` evaluations:
+
+- `decision`: `domain.risk.evaluate` alone over 5,000 `GroupView`s (timers, eligibility, the
+  loser's ranking, the winners and their rounded quantities) — the target (< 50 ms);
+- `evaluation`: what one scheduled evaluation of a user costs before it acts —
+  `services.risk._evaluate`: the 5,000 groups read from PostgreSQL, their pending-leg counts
+  (one grouped query), market rules from the Redis precision cache, then the decision.
+
+The groups are one trader's, on 7 symbols (real Binance spot rules from
+/work/shared/data), 1–5 pyramids, losses and profits between −9 % and +6 %, timers started
+between 0 and 3 hours ago; about one in seven is past its timer and below −5 %, so the
+ranking and the winner selection both have real work. PostgreSQL and Redis share the
+machine with other test runs; the load average is printed with the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import psycopg2  # noqa: E402
+
+ADMIN_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+SYMBOLS = {  # symbol: a price near its 2024 level
+    "BTCUSDT": "60000",
+    "ETHUSDT": "2500",
+    "SOLUSDT": "140",
+    "BNBUSDT": "550",
+    "LTCUSDT": "65",
+    "XRPUSDT": "0.55",
+    "ADAUSDT": "0.35",
+}
+
+
+def _pg(sql: str) -> None:
+    conn = psycopg2.connect(ADMIN_PG)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql)
+    conn.close()
+
+
+def summary(values: list[float]) -> dict:
+    ordered = sorted(values)
+    return {
+        "n": len(ordered),
+        "p50": round(ordered[len(ordered) // 2], 2),
+        "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
+        "max": round(ordered[-1], 2),
+    }
+
+
+def _figures(rng: random.Random, symbol: str) -> dict:
+    price = Decimal(SYMBOLS[symbol])
+    pct = Decimal(rng.randint(-900, 600)) / 100
+    invested = Decimal(rng.randint(100, 1000))
+    qty = (invested / price).quantize(Decimal("0.001"))
+    usd = (invested * pct / 100).quantize(Decimal("0.00000001"))
+    now_price = price * (1 + pct / 100)
+    return {
+        "weighted_avg_entry": price,
+        "last_price": now_price.quantize(Decimal("0.00000001")),
+        "total_filled_quantity": qty,
+        "total_invested_usd": invested,
+        "unrealized_pnl_usd": usd,
+        "unrealized_pnl_percent": pct,
+    }
+
+
+def run(args) -> dict:
+    from server import create_app, runtime
+    from server.clock import utcnow
+    from server.domain import risk as domain
+    from server.domain.enums import Role
+    from server.domain.precision import rules_from_binance_symbol
+    from server.persistence.db import db
+    from server.persistence.migrate import upgrade
+    from server.persistence.models import PositionGroup
+    from server.services import risk as service
+    from server.services.users import create_user
+    from server.state import precision_cache
+    from tests.signal_support import make_account
+
+    app = create_app("test")
+    upgrade(db.obj)
+    rng = random.Random(7)
+    info = json.loads((Path("/work/shared/data") / "binance_exchangeInfo.json").read_text())
+    rules = [rules_from_binance_symbol(s) for s in info["symbols"] if s["symbol"] in SYMBOLS]
+    with app.app_context():
+        precision_cache.put_many(runtime.redis_client(), app.config["RQ_QUEUE_PREFIX"],
+                                 "binance.simulated", "spot", rules, None)  # fmt: skip
+        user = create_user("bench@example.com", "bench", "Bench-Passw0rd", Role.TRADER)
+        account = make_account(app, user)
+        now = utcnow()
+        rows = []
+        for i in range(args.groups):
+            symbol = list(SYMBOLS)[i % len(SYMBOLS)]
+            pyramids = rng.randint(1, 5)
+            rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "user": user.id,
+                    "account": account.id,
+                    "exchange": "binance",
+                    "symbol": symbol,
+                    "timeframe": 5 * (1 + i // len(SYMBOLS)),
+                    "side": "long",
+                    "status": "active",
+                    "pyramid_count": pyramids,
+                    "max_pyramids": 5,
+                    "total_dca_legs": pyramids * 5,
+                    "filled_dca_legs": pyramids * 5,
+                    "risk_timer_started_at": now - timedelta(minutes=rng.randint(0, 180)),
+                    "created_at": now - timedelta(minutes=rng.randint(60, 6000)),
+                    **_figures(rng, symbol),
+                }
+            )
+        with db.atomic():
+            for start in range(0, len(rows), 500):
+                PositionGroup.insert_many(rows[start : start + 500]).execute()
+        settings = service.settings_of(user)
+        views = service._evaluate(user, now)[2]  # warm-up (and a sanity check below)
+        group_views = [
+            service.view_of(g, 0, (Decimal("0.001"), Decimal("0.001")))
+            for g in PositionGroup.select().where(PositionGroup.user == user.id)
+        ]
+        decision, evaluation = [], []
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            plan = domain.evaluate(group_views, settings, now)
+            decision.append((time.perf_counter() - t0) * 1000)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profile = cProfile.Profile()
+            profile.runcall(service._evaluate, user, now)
+            pstats.Stats(profile).sort_stats("cumtime").print_stats(25)
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            service._evaluate(user, now)
+            evaluation.append((time.perf_counter() - t0) * 1000)
+    return {
+        "groups": args.groups,
+        "eligible": sum(1 for r in plan.groups if r.eligible),
+        "plan": {
+            "loser": bool(plan.loser),
+            "winners": len(plan.winners),
+            "will_act": plan.will_act,
+            "reason": plan.reason,
+        },
+        "service_plan_acts": views.will_act,
+        "decision_ms": summary(decision),
+        "evaluation_ms": summary(evaluation),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--profile", action="store_true", help="print one evaluation's profile")
+    args = parser.parse_args()
+    name = f"engine_bench_risk_{secrets.token_hex(3)}"
+    _pg(f'CREATE DATABASE "{name}"')
+    var = Path(tempfile.mkdtemp(prefix="bench-risk-"))
+    os.environ.update(
+        {
+            "ENGINE_ENV": "test",
+            "DATABASE_URL": f"{ADMIN_PG.rsplit('/', 1)[0]}/{name}",
+            "REDIS_URL": REDIS_URL,
+            "RQ_QUEUE_PREFIX": f"br{secrets.token_hex(3)}:",
+            "EVENTS_CHANNEL": f"br{secrets.token_hex(3)}-events",
+            "ENGINE_MASTER_KEY_FILE": str(var / "master.key"),
+            "MAIL_OUTBOX": str(var / "outbox.jsonl"),
+            "SECRET_KEY": "bench-secret-key-that-is-long-enough-" + name,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    load_before = os.getloadavg()
+    try:
+        result = run(args)
+    finally:
+        from server.persistence.db import db
+
+        if db.obj is not None:
+            db.obj.close_all()
+        _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(f"{os.environ['RQ_QUEUE_PREFIX']}*"))
+        if keys:
+            client.delete(*keys)
+    result["machine"] = {
+        "uname": " ".join(platform.uname()),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "date": date.today().isoformat(),
+        "at": datetime.now(UTC).strftime("%H:%M UTC"),
+        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+    }
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
