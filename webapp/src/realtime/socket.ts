@@ -10,6 +10,7 @@ import { refreshAccessToken } from '@/api/client'
 import { useLogsStore } from '@/stores/logs'
 import { usePerformanceStore } from '@/stores/performance'
 import { usePositionsStore } from '@/stores/positions'
+import { useRiskStore } from '@/stores/risk'
 import type { ClientToServerEvents, ServerToClientEvents } from '@/types/events'
 
 export type RealtimeStatus = 'offline' | 'connecting' | 'live' | 'refused'
@@ -33,6 +34,8 @@ function dispatchServerEvents(s: EngineSocket): void {
   })
   s.on('order.updated', (order) => usePositionsStore().applyOrderUpdate(order))
   s.on('log.created', (line) => useLogsStore().receive(line))
+  s.on('risk.updated', (panel) => useRiskStore().receivePanel(panel))
+  s.on('risk.action', (action) => useRiskStore().receiveAction(action))
 }
 
 function watchConnection(s: EngineSocket): void {

@@ -1,5 +1,6 @@
 import type { LogLine } from './logs'
 import type { OrderUpdate, PositionGroup } from './positions'
+import type { RiskAction, RiskPanel } from './risk'
 
 /** Socket.IO events the server emits that the app listens to (API.md, "Live events"). */
 export interface ServerToClientEvents {
@@ -8,6 +9,10 @@ export interface ServerToClientEvents {
   'order.updated': (order: OrderUpdate) => void
   /** A new system-log line of the signed-in user. */
   'log.created': (line: LogLine) => void
+  /** The risk panel recomputed (same shape as `GET /api/risk`). */
+  'risk.updated': (panel: RiskPanel) => void
+  /** A risk action was recorded or finished. */
+  'risk.action': (action: RiskAction) => void
 }
 
 /** The app emits nothing to the server yet. */
