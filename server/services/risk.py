@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import namedtuple
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -101,31 +102,47 @@ def settings_of(user: User) -> rules.RiskSettings:
     return rules.RiskSettings.of(effective_settings(user)["risk"])
 
 
-_COLUMNS = (
-    PositionGroup.id, PositionGroup.user.alias("user_id"),
-    PositionGroup.account.alias("account_id"), PositionGroup.symbol, PositionGroup.timeframe,
-    PositionGroup.side, PositionGroup.status, PositionGroup.created_at,
-    PositionGroup.pyramid_count, PositionGroup.max_pyramids, PositionGroup.total_dca_legs,
-    PositionGroup.filled_dca_legs, PositionGroup.unrealized_pnl_usd,
-    PositionGroup.unrealized_pnl_percent, PositionGroup.weighted_avg_entry,
-    PositionGroup.last_price, PositionGroup.total_filled_quantity, PositionGroup.risk_blocked,
-    PositionGroup.risk_skip_once, PositionGroup.risk_timer_started_at,
+_FIELDS = (
+    ("id", PositionGroup.id.cast("text")),
+    ("account_id", PositionGroup.account.cast("text")), ("symbol", PositionGroup.symbol),
+    ("timeframe", PositionGroup.timeframe), ("side", PositionGroup.side),
+    ("status", PositionGroup.status), ("created_at", PositionGroup.created_at),
+    ("pyramid_count", PositionGroup.pyramid_count), ("max_pyramids", PositionGroup.max_pyramids),
+    ("total_dca_legs", PositionGroup.total_dca_legs),
+    ("filled_dca_legs", PositionGroup.filled_dca_legs),
+    ("unrealized_pnl_usd", PositionGroup.unrealized_pnl_usd),
+    ("unrealized_pnl_percent", PositionGroup.unrealized_pnl_percent),
+    ("weighted_avg_entry", PositionGroup.weighted_avg_entry),
+    ("last_price", PositionGroup.last_price),
+    ("total_filled_quantity", PositionGroup.total_filled_quantity),
+    ("risk_blocked", PositionGroup.risk_blocked), ("risk_skip_once", PositionGroup.risk_skip_once),
+    ("risk_timer_started_at", PositionGroup.risk_timer_started_at),
 )  # fmt: skip
+GroupRow = namedtuple("GroupRow", [name for name, _ in _FIELDS])
+
+
+def _text(value):
+    """Ids are read as text (cast in SQL): parsing 10,000 UUIDs would cost more than the
+    decision itself."""
+    return value
 
 
 def _trading(user_id):
     return (PositionGroup.user == user_id) & (PositionGroup.status.in_(list(TRADING)))
 
 
-def _open_groups(user_id) -> list:
-    """The user's trading groups as light rows (named tuples of the columns the risk engine
-    reads: building 5,000 full models costs ten times more than the decision)."""
-    return list(
-        PositionGroup.select(*_COLUMNS)
+def _open_groups(user_id) -> list[GroupRow]:
+    """The user's trading groups as light rows of the columns the risk engine reads, fetched
+    in one round trip and converted by each field's own `python_value` (building 5,000 models
+    row by row costs ten times more than the decision itself)."""
+    query = (
+        PositionGroup.select(*(field for _, field in _FIELDS))
         .where(_trading(user_id))
         .order_by(PositionGroup.created_at)
-        .namedtuples()
     )
+    convert = [getattr(field, "python_value", _text) for _, field in _FIELDS]
+    rows = db.execute(query).fetchall()
+    return [GroupRow(*[c(v) for c, v in zip(convert, row, strict=True)]) for row in rows]
 
 
 def _pending_legs(user_id) -> dict:
@@ -149,7 +166,7 @@ def _market_rules(groups: list) -> dict:
     quantity is re-checked against the real rules before anything is sent)."""
     out: dict = {}
     accounts = {
-        a.id: a
+        str(a.id): a
         for a in ExchangeAccount.select().where(
             ExchangeAccount.id.in_(list({g.account_id for g in groups if g.account_id}))
         )
@@ -371,7 +388,6 @@ def run(user_id, trigger: str = "scheduled", actor_id=None) -> dict:
     if token is None:
         raise RiskBusy("a risk evaluation is already running for this user")
     try:
-        runtime.redis_client().set(_last_run_key(user_id), utcnow().isoformat(), ex=7 * 86400)
         user = User.get_by_id(user_id)
         unfinished = (
             RiskAction.select()
@@ -382,6 +398,8 @@ def run(user_id, trigger: str = "scheduled", actor_id=None) -> dict:
             _execute(action)
         result = _run_once(user, trigger, actor_id)
     finally:
+        # when the evaluation ended (the next one is due `evaluation_interval_sec` later)
+        runtime.redis_client().set(_last_run_key(user_id), utcnow().isoformat(), ex=7 * 86400)
         locks.release(name, token)
     _publish_updated(User.get_by_id(user_id))
     return result

@@ -86,7 +86,8 @@ def _open_groups(trader, sim, groups=GROUPS) -> dict[str, dict]:
 
 
 def _expire_timers(app, trader) -> None:
-    """The first scheduled evaluation started the timers (60 min); start them 2 h ago."""
+    """The first scheduled evaluation (finished: `last_run_at` is stamped at its end) started
+    the timers (60 min); start them 2 h ago."""
     wait_for(lambda: trader.get("/api/risk")["last_run_at"], 20, what="a scheduled evaluation")
     with app.app_context():
         PositionGroup.update(risk_timer_started_at=utcnow() - timedelta(hours=2)).where(
