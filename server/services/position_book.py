@@ -208,7 +208,10 @@ def watched(
     hybrid modes, the aggregate target) and the figures the monitor prices it with."""
     group = book.group
     legs = book.legs_now()
-    totals = aggregate(legs)
+    # what close and risk-offset orders sold lowers the figures pro rata, as group_state does,
+    # so the monitor's unrealised % is on what is still held
+    sold = [f.quantity for f in (book.close_fills, book.risk_fills) if f is not None]
+    totals = aggregate(legs, closed_quantity=sum(sold, ZERO))
     held = book.held()
     trigger = None
     if held > 0:

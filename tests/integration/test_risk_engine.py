@@ -31,6 +31,7 @@ keeps its cost) − fees 1.497635: ≈ 0 within fees and one step.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import httpx
@@ -175,6 +176,16 @@ def test_loser_closed_against_the_top_three_winners(app, stack, sim, make_user):
     assert loser["status"] == "closed" and D(loser["realized_pnl_usd"]) == D("-14.329056")
     bnb = trader.position(ids["BNBUSDT"])
     assert bnb["status"] == "active" and D(bnb["realized_pnl_usd"]) == D("2.68801")
+    # what BNB keeps: 0.4 − 0.299 = 0.101 bought (0.1006 held), cost 200 × 0.101 / 0.4 = 50.5;
+    # at 510: 510 × 0.1006 − 50.5 × 0.1006 / 0.101 = 51.306 − 50.3 = 1.006 → 1.006 / 50.5 =
+    # 1.99207920 % (the price monitor and the recompute agree)
+    time.sleep(1.5)  # a few monitor passes
+    bnb = trader.position(ids["BNBUSDT"])
+    assert D(bnb["total_filled_quantity"]) == D("0.101")
+    assert (D(bnb["unrealized_pnl_usd"]), D(bnb["unrealized_pnl_percent"])) == (
+        D("1.006"),
+        D("1.9920792"),
+    )
     for symbol in ("ETHUSDT", "SOLUSDT"):  # all they held went to the offset
         assert trader.position(ids[symbol])["status"] == "closed"
     assert trader.position(ids["LTCUSDT"])["realized_pnl_usd"] in ("0", "0.0")
@@ -203,3 +214,35 @@ def test_a_refused_winner_close_stops_the_action(app, stack, sim, make_user):
         None,
     ]
     assert all(r["status"] == "REJECTED" for r in _risk_orders(sim, trader))
+
+
+def test_a_resumed_action_never_closes_a_winner_twice(app, stack, sim, make_user):
+    """A run that stopped right after the first winner's offset filled — the action still
+    `executing`, its plan not yet told — is resumed by the next run: the offset is found under
+    its client id and not sent again; the other two winners and the loser follow, with the
+    same numbers as above."""
+    from server.persistence.models import RiskAction, User
+
+    trader = make_trader(app, stack, make_user, settings=SETTINGS)
+    groups = _open_groups(trader, sim)
+    _expire_timers(app, trader)
+    with app.app_context():
+        user = User.get_by_id(trader.user_id)
+        plan = risk_service._evaluate(user, utcnow())[2]
+        action = risk_service._start(user, plan, "manual", user.id)
+        doc = dict(action.plan)
+        risk_service._close_winner(action, doc, doc["winners"][0])  # then the run "dies"
+        stored = RiskAction.get_by_id(action.id)
+        assert stored.outcome == "executing" and "realised_usd" not in stored.plan["winners"][0]
+        risk_service.run(trader.user_id, "scheduled")
+        done = RiskAction.get_by_id(action.id)
+    assert done.outcome == "executed", done.plan
+    assert [D(w["realised_usd"]) for w in done.plan["winners"]] == [
+        D("5.588206"),
+        D("4.590205"),
+        D("2.68801"),
+    ]
+    assert D(done.plan["loser_realised_usd"]) == D("-14.329056")
+    sent = _risk_orders(sim, trader)
+    assert len(sent) == 3 and len({r["client_order_id"] for r in sent}) == 3
+    assert trader.position(groups["BTCUSDT"]["id"])["status"] == "closed"
