@@ -60,7 +60,7 @@ from server.persistence.models import (
     RiskAction,
     User,
 )
-from server.services import closing, group_state, orders, trail
+from server.services import closing, engine_state, group_state, orders, trail
 from server.services.group_lock import group_lock
 from server.services.journal import after_commit, system_log
 from server.services.position_book import TRADING, WORKING, is_futures, load, reindex
@@ -394,9 +394,11 @@ def run(user_id, trigger: str = "scheduled", actor_id=None) -> dict:
             .where((RiskAction.user == user.id) & (RiskAction.outcome == EXECUTING))
             .order_by(RiskAction.created_at)
         )
-        for action in unfinished:
-            _execute(action)
-        result = _run_once(user, trigger, actor_id)
+        pause = engine_state.pause_of(user.id)
+        if pause is None:
+            for action in unfinished:
+                _execute(action)
+        result = _run_once(user, trigger, actor_id, pause)
     finally:
         # when the evaluation ended (the next one is due `evaluation_interval_sec` later)
         runtime.redis_client().set(_last_run_key(user_id), utcnow().isoformat(), ex=7 * 86400)
@@ -405,8 +407,14 @@ def run(user_id, trigger: str = "scheduled", actor_id=None) -> dict:
     return result
 
 
-def _run_once(user: User, trigger: str, actor_id) -> dict:
+def _run_once(user: User, trigger: str, actor_id, pause: dict | None = None) -> dict:
     now = utcnow()
+    if pause is not None:  # nothing may be sent: an offset would wait and go out later alone
+        with db.atomic():
+            groups, _settings, plan = _evaluate(user, now)
+            _store_timers(groups, plan)
+        reason = f"trading is paused: {pause.get('reason', 'paused')}"
+        return {"outcome": NO_ACTION, "reason": reason, "action": None, "plan": plan_out(plan)}
     with db.atomic():
         groups, _settings, plan = _evaluate(user, now)
         _store_timers(groups, plan)
@@ -578,6 +586,9 @@ def _execute(action: RiskAction) -> RiskAction:
         action.save()
         if order.status != OrderStatus.FILLED.value:
             why = order.failure_reason or order.last_error or f"the offset is {order.status}"
+            if order.status in WORKING:  # never let it go out later without the loser's close
+                order = orders.cancel(order.id, "risk action stopped")
+                pick["status"] = order.status
             return _end(action, doc, WINNER_FAILED,
                         f"winner {_label(pick['group_id'])} not closed: {why}")  # fmt: skip
     try:

@@ -59,3 +59,36 @@ def test_controls_are_owned_audited_and_validated(app, client, make_user):
         body = _error(client.get(f"/api/risk/actions?limit={bad}", headers=headers), 422)
         assert "limit" in body["fields"]
     assert _error(client.get("/api/risk"), 401)
+
+
+def test_run_now_while_trading_is_paused_sends_nothing(app, client, make_user):
+    """A −7 % loser (10 held at avg 100, price 93: −70 USD) past its timer and a +80 USD winner
+    (10 at avg 100, price 108): the plan would act (80 ≥ 70), but the user's trading is paused
+    (bad credentials), so Run Now records nothing and no order row is made."""
+    from datetime import timedelta
+    from decimal import Decimal as D
+
+    from server.clock import utcnow
+    from server.persistence.models import DcaOrder, RiskAction
+    from server.services import engine_state
+    from tests.signal_support import make_account
+
+    user, headers = make_user("trader")
+    account = make_account(app, user)
+    started = utcnow() - timedelta(hours=2)
+    common = dict(user=user.id, account=account.id, exchange="binance", timeframe=60,
+                  side="long", status="active", pyramid_count=5, total_dca_legs=5,
+                  filled_dca_legs=5, weighted_avg_entry=D("100"), total_filled_quantity=D("10"),
+                  total_invested_usd=D("1000"), risk_timer_started_at=started)  # fmt: skip
+    with app.app_context():
+        loser = PositionGroup.create(symbol="BTCUSDT", last_price=D("93"),
+                                     unrealized_pnl_usd=D("-70"), unrealized_pnl_percent=D("-7"),
+                                     **common)  # fmt: skip
+        PositionGroup.create(symbol="ETHUSDT", last_price=D("108"), unrealized_pnl_usd=D("80"),
+                             unrealized_pnl_percent=D("8"), **common)  # fmt: skip
+        engine_state.pause_user(user.id, "invalid API credentials")
+    body = client.post("/api/risk/run", headers=headers).json
+    assert body["outcome"] == "no_action" and body["reason"].startswith("trading is paused")
+    assert body["plan"]["loser"] == str(loser.id) and body["plan"]["will_act"] is True
+    with app.app_context():
+        assert RiskAction.select().count() == 0 and DcaOrder.select().count() == 0
