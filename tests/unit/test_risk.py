@@ -149,9 +149,23 @@ def test_exactly_at_threshold_and_age_is_eligible():
     assert plan.loser == "L" and plan.will_act
 
 
-def test_blocked_rule_is_reported_as_holding_back_the_loser():
-    plan = evaluate([loser(blocked=True), winner("W", "108")], S, NOW)
-    assert (plan.held_back, plan.held_back_rule) == ("L", risk.BLOCKED)
+@pytest.mark.parametrize(
+    ("fields", "settings", "rule"),
+    [
+        (dict(blocked=True), S, risk.BLOCKED),
+        (dict(pyramid_count=4, total_dca_legs=20, filled_dca_legs=20), S, risk.PYRAMIDS_NOT_FULL),
+        ({}, RiskSettings(min_age_minutes=360), risk.TOO_YOUNG),
+    ],
+)
+def test_the_rule_holding_back_the_worst_group_is_reported(fields, settings, rule):
+    """The −7 % group is past its timer and threshold; only `rule` keeps it from being the
+    loser, and the plan names it (the evaluation is recorded as blocked by that rule). A −6 %
+    group whose timer still runs is never reported: the timer is not a rule holding it back."""
+    running = loser("R", pct="-6", usd="-60", timer_started_at=NOW - timedelta(minutes=10))
+    plan = evaluate([loser(**fields), running, winner("W", "108")], settings, NOW)
+    assert (plan.loser, plan.held_back, plan.held_back_rule) == (None, "L", rule)
+    alone = evaluate([running, winner("W", "108")], settings, NOW)
+    assert (alone.held_back, alone.held_back_rule) == (None, None)
 
 
 def test_skip_once_is_consumed_and_the_next_loser_taken():
