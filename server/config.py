@@ -77,6 +77,11 @@ class BaseConfig:
         self.ORDER_SEND_LOCK_MS = _env_int(
             "ORDER_SEND_LOCK_MS", self.EXCHANGE_TIMEOUT_MS * 3 + 5_000
         )
+        # Reconciliation (docs/decisions.md "Reconciliation"): its period (it also runs when a
+        # worker starts or one died) and after how many passes an order the exchange cannot
+        # find is marked `lost`.
+        self.RECONCILE_SEC = _env_int("RECONCILE_SEC", 60)
+        self.RECONCILE_LOST_AFTER = _env_int("RECONCILE_LOST_AFTER", 3)
         # Test-only (honoured only when ENGINE_ENV=test): comma-separated points of
         # `services.orders` where a worker dies (os._exit) once the test has armed the point.
         self.ENGINE_TEST_CRASH_POINT = _env("ENGINE_TEST_CRASH_POINT", "")

@@ -43,6 +43,7 @@ PERIODIC_JOBS = (
     ("take-profit-sweep", "workers.jobs.positions.take_profit_sweep", "TP_SWEEP_SEC"),
     ("equity-snapshots", "workers.jobs.positions.equity_snapshots", "EQUITY_SNAPSHOT_SEC"),
     ("log-retention", "workers.jobs.maintenance.purge_logs", 24 * 3600),
+    ("reconciliation", "workers.jobs.reconcile.reconcile_all", "RECONCILE_SEC"),
 )
 
 

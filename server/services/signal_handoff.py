@@ -159,6 +159,10 @@ def _cancel(group: PositionGroup) -> HandOff:
     def cancel() -> None:
         positions.cancel_entries(group.id, "cancel signal")
         positions.recompute_group(group.id)
+        if closing_available():
+            # every leg ended (nothing filled, or each filled leg already closed by its TP):
+            # book it like any other end — realised PnL, `closed`, the slot freed, unindexed
+            importlib.import_module(CLOSING_MODULE).finish_if_done(group.id)
 
     return HandOff(
         Classification.CANCEL,
