@@ -9,11 +9,12 @@ worker pool, scheduler, price monitor) against a fresh PostgreSQL database and t
 database in BENCH_REDIS_URL (default 12). One trader with a simulated Binance spot account, a
 one-leg market grid and the aggregate take-profit (watched, nothing resting: Binance refuses a
 201st open order per symbol, MAX_NUM_ORDERS, which 1,000 five-leg groups would pass).
-Webhooks are sent open-loop at `--rate` per second for `--seconds` from a pool of client threads, each a new group (its own
-timeframe: a lane of its own, as different strategies are). The latency of a signal is the
-simulator's `received_at` of its group's first order (the earliest order whose client id
-carries the group) minus the wall clock just before the webhook was posted — same machine,
-same clock. The signal → group mapping is read from PostgreSQL afterwards.
+Webhooks are sent open-loop at `--rate` per second for `--seconds` from a pool of client
+threads, each a new group (its own timeframe: a lane of its own, as different strategies
+are). The latency of a signal is the simulator's `received_at` of its group's first order
+(the earliest order whose client id carries the group) minus the wall clock just before the
+webhook was posted — same machine, same clock. The signal → group mapping, and the stage
+breakdown (`breakdown`), are read from PostgreSQL afterwards.
 
 The floor, in the same run: `--floor` market orders sent by ccxt directly to the simulator (the
 engine's own ccxt configuration, no rate limiter), paced at the same rate; latency = the
