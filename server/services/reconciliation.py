@@ -2,8 +2,10 @@
 
 Runs when a worker process starts, when the worker pool replaces a worker that died (a
 crash), and every RECONCILE_SEC (`fan_out` enqueues one `reconcile_account` job per account
-with orders to look after). One pass over one account, under the account's fill-monitor lock
-(a reconciliation and a monitor pass never overlap):
+with orders to look after). One pass over one account at a time (`reconcile:<account>` lock;
+not the fill monitor's, which a worker killed mid-pass leaves held for a minute). A monitor
+pass may run alongside: every step is safe twice (sends under the order's send lock, fills
+keyed by trade id, answers applied with the order row locked).
 
 - **open orders**: one `fetch_open_orders()`. A working order listed there with more fill
   than stored gets its trades applied; one no longer listed is read by exchange id, then by
@@ -12,8 +14,9 @@ with orders to look after). One pass over one account, under the account's fill-
   picked up here.
 - **pending orders** (stored, never acknowledged: a worker killed between "stored" and
   "sent" or between "sent" and "stored") are looked up by client id and sent only when the
-  exchange never saw them (`orders.resend`) — never twice. One whose send lock a dead sender
-  still holds is waited for (at most ORDER_SEND_LOCK_MS).
+  exchange never saw them (`orders.resend`) — never twice; only once ORDER_RESEND_AFTER_SEC
+  old (a live sender has long finished). One whose send lock a dead sender still holds is
+  waited for (at most ORDER_SEND_LOCK_MS for the whole pass; later passes take the rest).
 - **unknown at the exchange**: an order the exchange finds by neither id is counted
   (`<prefix>engine:reconcile:missing`, one Redis hash field per order) and, after
   RECONCILE_LOST_AFTER passes in a row, marked `lost` (status, a `order_lost` position event,
@@ -64,9 +67,8 @@ log = logging.getLogger(__name__)
 __all__ = ["check_soon", "fan_out", "reconcile_account"]
 
 ACCOUNT_JOB = "workers.jobs.reconcile.reconcile_account"
-MONITOR_LOCK = "fill-monitor:{account}"  # shared with the fill monitor: passes never overlap
-PASS_LOCK_MS = 60_000
-LOCK_WAIT_SEC = 10.0
+ACCOUNT_LOCK = "reconcile:{account}"
+PASS_LOCK_MS = 30_000  # beyond the wait for dead senders: a pass that died frees the account
 WATCHED = (*orders.WORKING, OrderStatus.LOST.value)
 
 
@@ -132,14 +134,10 @@ def reconcile_account(account_id, reason: str = "scheduled") -> dict[str, int]:
     account = ExchangeAccount.get_or_none(ExchangeAccount.id == account_id)
     if account is None or engine_state.pause_of(account.user_id):
         return {"skipped": 1}
-    locks, name = _locks(), MONITOR_LOCK.format(account=account_id)
-    deadline = time.monotonic() + LOCK_WAIT_SEC
-    token = locks.acquire(name, PASS_LOCK_MS)
-    while token is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-        token = locks.acquire(name, PASS_LOCK_MS)
+    locks, name = _locks(), ACCOUNT_LOCK.format(account=account_id)
+    token = locks.acquire(name, current_app.config["ORDER_SEND_LOCK_MS"] + PASS_LOCK_MS)
     if token is None:
-        return {"skipped": 1}
+        return {"skipped": 1}  # another reconciliation of the account is under way
     try:
         counts = _pass(account, locks)
     finally:
@@ -170,9 +168,10 @@ def _pass(account: ExchangeAccount, locks: Locks) -> dict[str, int]:
         return {"unreadable": 1}
     by_id = {o.id: o for o in listed}
     by_client = {o.client_order_id: o for o in listed if o.client_order_id}
+    deadline = time.monotonic() + current_app.config["ORDER_SEND_LOCK_MS"] / 1000 + 0.5
     for row in rows:
         try:
-            counts[_order(account, row, by_id, by_client, locks)] += 1
+            counts[_order(account, row, by_id, by_client, locks, deadline)] += 1
         except Exception:  # one odd order must not stop the pass
             log.exception("reconciliation: order %s", row.id)
             counts["error"] += 1
@@ -181,10 +180,10 @@ def _pass(account: ExchangeAccount, locks: Locks) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
-def _wait_for_sender(row: DcaOrder, locks: Locks) -> bool:
-    """Wait (bounded by ORDER_SEND_LOCK_MS) until no process holds the order's send lock —
-    after a crash it is the dead sender's, which expires by itself."""
-    deadline = time.monotonic() + current_app.config["ORDER_SEND_LOCK_MS"] / 1000 + 0.5
+def _wait_for_sender(row: DcaOrder, locks: Locks, deadline: float) -> bool:
+    """Wait until no process holds the order's send lock — for an order this old it is a dead
+    sender's, which expires by itself (ORDER_SEND_LOCK_MS). One deadline for the whole pass,
+    so many such orders never add up to a long wait."""
     while locks.held(f"order-send:{row.id}"):
         if time.monotonic() >= deadline:
             return False
@@ -192,10 +191,10 @@ def _wait_for_sender(row: DcaOrder, locks: Locks) -> bool:
     return True
 
 
-def _order(account, row: DcaOrder, by_id: dict, by_client: dict, locks: Locks) -> str:
+def _order(account, row: DcaOrder, by_id: dict, by_client: dict, locks: Locks, deadline) -> str:
     before = (row.status, row.filled_quantity or ZERO)
     if row.status == OrderStatus.PENDING.value:
-        if not orders.resend_due(row) or not _wait_for_sender(row, locks):
+        if not orders.resend_due(row) or not _wait_for_sender(row, locks, deadline):
             return "pending"
         after = orders.resend(row.id)
         if after.status != OrderStatus.PENDING.value and not after.send_count > row.send_count:
