@@ -77,6 +77,16 @@ class BaseConfig:
         self.ORDER_SEND_LOCK_MS = _env_int(
             "ORDER_SEND_LOCK_MS", self.EXCHANGE_TIMEOUT_MS * 3 + 5_000
         )
+        # Reconciliation (docs/decisions.md "Reconciliation"): its period (it also runs when a
+        # worker starts or one died) and after how many passes an order the exchange cannot
+        # find is marked `lost`.
+        self.RECONCILE_SEC = _env_int("RECONCILE_SEC", 60)
+        self.RECONCILE_LOST_AFTER = _env_int("RECONCILE_LOST_AFTER", 3)
+        # The exchange request budget shared by every worker (server/exchange/throttle.py): how
+        # long a request may wait for room before it fails as rate limited, and whether the
+        # budgets also apply to simulated accounts (off: the simulator has no limits).
+        self.EXCHANGE_BUDGET_MAX_WAIT_MS = _env_int("EXCHANGE_BUDGET_MAX_WAIT_MS", 2_000)
+        self.EXCHANGE_BUDGET_SIMULATED = _env("EXCHANGE_BUDGET_SIMULATED", "0") == "1"
         # Test-only (honoured only when ENGINE_ENV=test): comma-separated points of
         # `services.orders` where a worker dies (os._exit) once the test has armed the point.
         self.ENGINE_TEST_CRASH_POINT = _env("ENGINE_TEST_CRASH_POINT", "")

@@ -28,6 +28,7 @@ class Stack:
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     root: str = ""
     env: dict = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)
 
     def add_web(self, name: str) -> str:
         """Start one more web process on its own port against the same database and Redis
@@ -45,6 +46,25 @@ class Stack:
         base_url = f"http://127.0.0.1:{port}"
         wait_healthy(base_url, self)
         return base_url
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process and everything it started (the worker pool's workers too):
+        a crash, with no chance to clean up."""
+        proc = self.processes[name]
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def start(self, name: str) -> None:
+        """(Re)start one of the stack's processes with its original command."""
+        log = open(self.log_dir / f"{name}.log", "a")  # noqa: SIM115 - lives with the process
+        self.processes[name] = subprocess.Popen(
+            self.commands[name],
+            cwd=self.root,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def logs(self) -> str:
         return "\n".join(
@@ -118,7 +138,9 @@ def start_stack(
         "scheduler": [sys.executable, "-m", "workers.scheduler"],
         "price_monitor": [sys.executable, "-m", "workers.price_monitor"],
     }
-    stack = Stack(base_url=f"http://127.0.0.1:{port}", log_dir=log_dir, root=root, env=env)
+    stack = Stack(
+        base_url=f"http://127.0.0.1:{port}", log_dir=log_dir, root=root, env=env, commands=commands
+    )
     for name, command in commands.items():
         log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 - lives as long as the process
         stack.processes[name] = subprocess.Popen(

@@ -44,6 +44,7 @@ PERIODIC_JOBS = (
     ("equity-snapshots", "workers.jobs.positions.equity_snapshots", "EQUITY_SNAPSHOT_SEC"),
     ("risk-evaluation", "workers.jobs.risk.evaluate_due", "RISK_SWEEP_SEC"),
     ("log-retention", "workers.jobs.maintenance.purge_logs", 24 * 3600),
+    ("reconciliation", "workers.jobs.reconcile.reconcile_all", "RECONCILE_SEC"),
 )
 
 

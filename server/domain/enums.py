@@ -55,6 +55,9 @@ class OrderStatus(StrEnum):
     FILLED = "filled"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    # The exchange has no record of it after RECONCILE_LOST_AFTER lookups (reconciliation,
+    # docs/decisions.md): no longer working, still watched, recovered if it turns up again.
+    LOST = "lost"
 
 
 class OrderPurpose(StrEnum):

@@ -25,10 +25,18 @@ Order transitions (SPEC §4.2 plus the decisions marked *):
     partially_filled filled            → filled
     partially_filled cancelled|expired → cancelled         the partial fill is kept: a
                                                              cancelled order may hold quantity
+    open|partially_filled lost         → lost              * reconciliation: the exchange
+                                                             knows neither its exchange id nor
+                                                             its client id after several tries
+    lost             acknowledged      → open              * found again (kept under watch):
+    lost             partially_filled  → partially_filled    the exchange's report is applied
+    lost             filled            → filled              as for a working order
+    lost             cancelled|expired → cancelled
 
-`filled`, `cancelled` and `failed` are final. `open → open` (a repeated acknowledgement) is not
-a transition: `event_from_exchange` returns `None` when nothing changed, so callers never send
-one.
+`filled`, `cancelled` and `failed` are final; `lost` is not working (nothing expects it to
+fill) but not final either (reconciliation keeps asking for it). `open → open` (a repeated
+acknowledgement) is not a transition: `event_from_exchange` returns `None` when nothing
+changed, so callers never send one.
 
 Group transitions (SPEC §4.1 plus the decisions marked *):
 
@@ -93,6 +101,7 @@ class OrderEvent(StrEnum):
     CANCELLED = "cancelled"  # cancelled (by the engine or on the exchange)
     EXPIRED = "expired"  # the exchange ended it unfilled (time in force, no liquidity)
     REJECTED = "rejected"  # the exchange refused it (insufficient funds, invalid order)
+    LOST = "lost"  # the exchange has no record of it, after several lookups
 
 
 _S, _E = OrderStatus, OrderEvent
@@ -113,6 +122,13 @@ ORDER_TRANSITIONS: Mapping[tuple[OrderStatus, OrderEvent], OrderStatus] = Mappin
         (_S.PARTIALLY_FILLED, _E.FILLED): _S.FILLED,
         (_S.PARTIALLY_FILLED, _E.CANCELLED): _S.CANCELLED,
         (_S.PARTIALLY_FILLED, _E.EXPIRED): _S.CANCELLED,
+        (_S.OPEN, _E.LOST): _S.LOST,
+        (_S.PARTIALLY_FILLED, _E.LOST): _S.LOST,
+        (_S.LOST, _E.ACKNOWLEDGED): _S.OPEN,
+        (_S.LOST, _E.PARTIALLY_FILLED): _S.PARTIALLY_FILLED,
+        (_S.LOST, _E.FILLED): _S.FILLED,
+        (_S.LOST, _E.CANCELLED): _S.CANCELLED,
+        (_S.LOST, _E.EXPIRED): _S.CANCELLED,
     }
 )
 FINAL_ORDER_STATUSES = frozenset({_S.FILLED, _S.CANCELLED, _S.FAILED})
@@ -165,9 +181,10 @@ def event_from_exchange(
     if reported == "rejected":
         return OrderEvent.REJECTED if current is OrderStatus.PENDING else OrderEvent.CANCELLED
     if reported in ("open", "partially_filled"):
-        if filled > previous_filled or (filled > 0 and current is OrderStatus.PENDING):
+        unseen = current in (OrderStatus.PENDING, OrderStatus.LOST)
+        if filled > previous_filled or (filled > 0 and unseen):
             return OrderEvent.PARTIALLY_FILLED
-        if current is OrderStatus.PENDING:
+        if unseen:
             return OrderEvent.ACKNOWLEDGED
         return None
     raise IllegalTransition(f"unknown exchange order status {exchange_status!r}")

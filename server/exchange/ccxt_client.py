@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import ccxt
@@ -25,6 +25,7 @@ from server.exchange.errors import (
     UnknownSymbol,
 )
 from server.exchange.resilience import Guard, RetryPolicy
+from server.exchange.throttle import Throttle
 from server.exchange.translate import DuplicateClientOrderId, translate
 from server.exchange.types import (
     Balance,
@@ -42,11 +43,25 @@ CREATE_ATTEMPTS = 3
 
 
 class CcxtExchange(ExchangeClient):
-    def __init__(self, config: ExchangeConfig, guard: Guard, retry: RetryPolicy | None = None):
+    """`throttle_factory(rate_limit_ms)` → a `throttle.Throttle` for this account: every request
+    is then admitted against the budgets shared by all workers instead of ccxt's per-call
+    spacing (ccxt's limiter stays as configured when there is none)."""
+
+    def __init__(
+        self,
+        config: ExchangeConfig,
+        guard: Guard,
+        retry: RetryPolicy | None = None,
+        throttle_factory: Callable[[float], Throttle] | None = None,
+    ):
         self.config = config
         self.guard = guard
         self.retry = retry or RetryPolicy()
         self.ccxt = build_ccxt(config)
+        self.throttle = throttle_factory(self.ccxt.rateLimit) if throttle_factory else None
+        if self.throttle is not None:
+            self.ccxt.enableRateLimit = True  # ccxt computes each call's cost and asks...
+            self.ccxt.throttle = self.throttle.admit  # ...the shared budget, not its sleeper
         self._markets: dict[str, dict] | None = None  # exchange id -> ccxt market
         self._rules: dict[str, MarketRules] = {}
 
@@ -56,7 +71,15 @@ class CcxtExchange(ExchangeClient):
         try:
             return getattr(self.ccxt, method)(*args, **kwargs)
         except ccxt.BaseError as exc:
-            raise translate(exc, self.ccxt) from None
+            error = translate(exc, self.ccxt)
+            if isinstance(error, RateLimited) and self.throttle is not None:
+                self.throttle.penalize(error.retry_after)
+            raise error from None
+
+    def _create(self, *args):
+        if self.throttle is not None:
+            self.throttle.next_is_order()
+        return self._invoke("create_order", *args)
 
     def _read(self, method: str, *args, **kwargs):
         return self.guard.read(lambda: self._invoke(method, *args, **kwargs), self.retry)
@@ -197,7 +220,7 @@ class CcxtExchange(ExchangeClient):
                 if found is not None:
                     return found
             try:
-                raw = self.guard.call(lambda: self._invoke("create_order", *args))
+                raw = self.guard.call(lambda: self._create(*args))
             except DuplicateClientOrderId:
                 found = self._find_after_failure(symbol, client_order_id)
                 if found is not None:

@@ -12,7 +12,8 @@ Overrides (STACK.md, checked against ccxt 4.5.90):
   spot/linear maps by matching the URL against the real hosts, which a loopback URL never
   does (without the merge futures `-2019 Margin is insufficient.` is a bare ExchangeError).
 - ccxt's own rate limiter stays on for real exchanges (safety against bans) and is off against
-  the simulator, where it would only add its fixed spacing to every call (STACK.md).
+  the simulator, where it would only add its fixed spacing to every call (STACK.md). The engine's
+  clients replace its sleeper with the budget shared by every worker (`throttle.py`).
 """
 
 from __future__ import annotations

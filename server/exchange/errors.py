@@ -23,6 +23,10 @@ class RateLimited(TemporaryError):
         self.retry_after = retry_after
 
 
+class BudgetExhausted(RateLimited):
+    """The shared request budget had no room within the allowed wait: nothing was sent."""
+
+
 class CircuitOpen(TemporaryError):
     """This account's circuit breaker is open: the call was not sent at all."""
 

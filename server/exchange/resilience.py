@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from server.domain.breaker import BreakerPolicy, BreakerStatus, admit, on_failure, on_success
 from server.domain.breaker import seconds_until_trial as _until
-from server.exchange.errors import CircuitOpen, RateLimited, TemporaryError
+from server.exchange.errors import BudgetExhausted, CircuitOpen, RateLimited, TemporaryError
 
 T = TypeVar("T")
 
@@ -63,9 +63,10 @@ class Guard:
         try:
             result = fn()
         except TemporaryError as exc:
-            self.store.save(
-                self.account_id, on_failure(state, self.policy, self.clock(), str(exc)[:200])
-            )
+            if not isinstance(exc, BudgetExhausted):  # never sent: the exchange is not failing
+                self.store.save(
+                    self.account_id, on_failure(state, self.policy, self.clock(), str(exc)[:200])
+                )
             raise
         if state.status is not BreakerStatus.CLOSED or state.consecutive_failures:
             self.store.save(self.account_id, on_success(state))

@@ -18,9 +18,11 @@ from server.exchange.ccxt_client import CcxtExchange
 from server.exchange.config import ExchangeConfig
 from server.exchange.paper import PaperExchange
 from server.exchange.resilience import Guard
+from server.exchange.throttle import Throttle
 from server.persistence.models import ExchangeAccount
 from server.state.breakers import RedisBreakerStore
 from server.state.paper_store import PaperStore
+from server.state.rate_budget import Budget, RateBudget
 
 _clients: dict[tuple, ExchangeClient] = {}
 _lock = threading.Lock()
@@ -44,6 +46,28 @@ def config_for(account: ExchangeAccount) -> ExchangeConfig:
         simulator_url=current_app.config["SIMULATOR_URL"],
         timeout_ms=current_app.config["EXCHANGE_TIMEOUT_MS"],
     )
+
+
+def throttle_factory(config: ExchangeConfig):
+    """The shared request budget of `config`'s venue and key (`exchange.throttle`): enforced
+    for real exchanges, and against the simulator only with EXCHANGE_BUDGET_SIMULATED=1 (the
+    penalty after a 429 applies everywhere)."""
+    cfg = current_app.config
+    enforce = config.mode is not AccountMode.SIMULATED or cfg["EXCHANGE_BUDGET_SIMULATED"]
+    budget = RateBudget(runtime.redis_client())
+
+    def build(rate_limit_ms: float) -> Throttle:
+        return Throttle(
+            config,
+            rate_limit_ms,
+            budget,
+            Budget,
+            cfg["RQ_QUEUE_PREFIX"],
+            enforce=bool(enforce),
+            max_wait=cfg["EXCHANGE_BUDGET_MAX_WAIT_MS"] / 1000,
+        )
+
+    return build
 
 
 def market_data_mode() -> AccountMode:
@@ -70,9 +94,11 @@ def _paper_client(account: ExchangeAccount) -> PaperExchange:
         "simulator_url": current_app.config["SIMULATOR_URL"],
         "timeout_ms": current_app.config["EXCHANGE_TIMEOUT_MS"],
     }
+    data_config = ExchangeConfig(mode=market_data_mode(), **common)
     market_data = CcxtExchange(
-        ExchangeConfig(mode=market_data_mode(), **common),
+        data_config,
         Guard(str(account.id), breaker_store()),
+        throttle_factory=throttle_factory(data_config),
     )
     return PaperExchange(
         ExchangeConfig(mode=AccountMode.PAPER, **common),
@@ -101,7 +127,12 @@ def client_for(account: ExchangeAccount) -> ExchangeClient:
             if account.mode == AccountMode.PAPER.value:
                 client = _paper_client(account)
             else:
-                client = CcxtExchange(config_for(account), Guard(str(account.id), breaker_store()))
+                config = config_for(account)
+                client = CcxtExchange(
+                    config,
+                    Guard(str(account.id), breaker_store()),
+                    throttle_factory=throttle_factory(config),
+                )
             _clients[cache_key] = client
         return client
 

@@ -12,7 +12,8 @@ uncommitted state.
 Quantity closed outside the legs' own take-profits — orders with purpose `close` or `risk` —
 is passed to `aggregate` as `closed_quantity` (it lowers the held quantity pro rata and
 leaves the average entry unchanged); a leg closed by its TP is marked `tp_hit` and drops out
-of the aggregates by itself.
+of the aggregates by itself; a leg whose TP order filled only partly counts what is left of
+it (its fill less what the TP sold, at its own entry price: `closing.remaining_leg`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from server import events
 from server.api.serializers import group_out
 from server.clock import utcnow
 from server.domain.aggregates import LegState, aggregate
+from server.domain.closing import remaining_leg
 from server.domain.enums import GroupStatus, LogCategory, LogLevel, OrderPurpose, OrderStatus
 from server.domain.exact import ZERO, add
 from server.domain.order_fsm import derive_group_status
@@ -94,6 +96,24 @@ def _failure_reason(orders: list[DcaOrder]) -> str | None:
     return failed[0].failure_reason if failed else None
 
 
+def _after_partial_tps(states: dict, orders: list[DcaOrder]) -> list[LegState]:
+    """The legs as they still stand: a leg whose TP order filled partly (not yet `tp_hit`)
+    holds its fill less what the TP sold, at its own entry price (`remaining_leg`, as the
+    realised PnL counts it). A `tp_hit` leg drops out of the aggregates by itself."""
+    sold: dict = {}
+    for o in orders:
+        if o.purpose == OrderPurpose.TAKE_PROFIT.value and o.filled_quantity:
+            key = (o.pyramid_id, o.leg_index)
+            sold[key] = add(sold.get(key, ZERO), o.filled_quantity)
+    by_id = {o.id: o for o in orders}
+    legs = []
+    for order_id, leg in states.items():
+        entry = by_id[order_id]
+        part = sold.get((entry.pyramid_id, entry.leg_index), ZERO)
+        legs.append(remaining_leg(leg, part) if part and leg.is_open else leg)
+    return legs
+
+
 def recompute_in_tx(group_id, *, publish: bool = True) -> tuple[PositionGroup, AfterCommit]:
     """Recompute and store the group's figures (module docstring); returns the group and the
     after-commit actions."""
@@ -102,7 +122,7 @@ def recompute_in_tx(group_id, *, publish: bool = True) -> tuple[PositionGroup, A
     entries = [o for o in orders if o.purpose == OrderPurpose.ENTRY.value]
     states = {o.id: leg_state(o, o.pyramid.index if o.pyramid_id else -1) for o in entries}
     closed = add(*(o.filled_quantity or ZERO for o in orders if o.purpose in _CLOSING_PURPOSES))
-    figures = aggregate(states.values(), closed_quantity=closed)
+    figures = aggregate(_after_partial_tps(states, orders), closed_quantity=closed)
     before = GroupStatus(group.status)
     after = derive_group_status(before, states.values())
     now = utcnow()

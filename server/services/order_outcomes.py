@@ -105,6 +105,11 @@ def _message(ctx, order: DcaOrder, rules: MarketRules | None) -> str:
         )
         why = f": {order.failure_reason}" if order.failure_reason else ""
         return f"{head} cancelled{kept}{why}"
+    if status is OrderStatus.LOST:
+        return (
+            f"{head} lost: {order.last_error}; no longer counted as working, "
+            f"{trail.num(order.filled_quantity)} filled is kept, reconciliation keeps asking for it"
+        )
     return f"{head} failed: {order.failure_reason}"
 
 
@@ -217,6 +222,30 @@ def _answer(ctx, order: DcaOrder, answer: ExchangeOrder, actions: list) -> bool:
     elif out.sent:
         _publish(actions, ctx, order)
     return changed
+
+
+def mark_lost(ctx, order: DcaOrder, lookups: int, actions: list) -> None:
+    """`open|partially_filled → lost`: the exchange found the order by neither id in
+    `lookups` reconciliation passes. Logged as a WARNING with an alert; the order keeps its
+    fill and stays watched (docs/decisions.md, reconciliation)."""
+    before = order.status
+    order.status = fsm_apply(before, OrderEvent.LOST).value
+    order.last_error = (
+        f"the exchange knows neither its exchange id {order.exchange_order_id or '—'} nor its "
+        f"client order id ({lookups} lookups)"
+    )
+    order.updated_at = utcnow()
+    order.save()
+    _changed(ctx, order, before, actions, level=LogLevel.WARNING, alert=True)
+    payload = {
+        "level": "high",
+        "kind": "order_lost",
+        "message": _message(ctx, order, ctx.outcome.rules),
+        "group_id": str(ctx.group.id),
+        "order_id": str(order.id),
+    }
+    user_id = ctx.group.user_id
+    actions.append(lambda: events.publish(events.Event.ALERT_CREATED, payload, user_id))
 
 
 def _exit_side_hook(order: DcaOrder, actions: list) -> None:

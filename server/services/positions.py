@@ -51,6 +51,10 @@ __all__ = [
 ]
 
 
+# orders the exchange may still fill: worth an immediate monitor pass after placing
+RESTING = (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value)
+
+
 class PyramidRefused(Exception):
     """The pyramid cannot be placed (invalid grid, no more orders, beyond max_pyramids)."""
 
@@ -76,7 +80,8 @@ class Placement:
         ]
         sent = orders.send_many(contexts)
         _placed_line(self, sent)
-        fill_monitor.check_soon(self.account.id)  # a limit that filled at once is seen now
+        if any(o.status in RESTING for o in sent):
+            fill_monitor.check_soon(self.account.id)  # a limit that filled at once is seen now
         return sent
 
 

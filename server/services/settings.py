@@ -8,6 +8,7 @@ version 0, which is `DEFAULT_SETTINGS`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,9 +79,34 @@ def current_settings(user: User) -> tuple[int, dict]:
     return record.version, record.document
 
 
+_VALIDATED: dict[tuple[str, int], dict] = {}  # (user id, version) → loaded document
+_VALIDATED_MAX = 2048
+
+
 def effective_settings(user: User) -> dict:
     """The current document loaded for the engine: `Decimal`s, ints, booleans."""
-    return validate_settings(current_settings(user)[1])
+    return effective_settings_of(user.id)
+
+
+def effective_settings_of(user_id) -> dict:
+    """`effective_settings` by user id, on the signal hot path: one query for the newest
+    version; its validated document is kept per (user, version) in this process — a version
+    is never changed once saved, so a save is seen by the very next call. A copy is returned
+    (callers may change theirs)."""
+    row = (
+        SettingsVersion.select(SettingsVersion.version, SettingsVersion.document)
+        .where(SettingsVersion.user == user_id)
+        .order_by(SettingsVersion.version.desc())
+        .first()
+    )
+    key = (str(user_id), row.version if row is not None else 0)
+    loaded = _VALIDATED.get(key)
+    if loaded is None:
+        loaded = validate_settings(_complete(row.document if row is not None else {}))
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.clear()
+        _VALIDATED[key] = loaded
+    return copy.deepcopy(loaded)
 
 
 def _check_note(note) -> str:

@@ -35,9 +35,9 @@ from server.api.serializers import group_out
 from server.clock import utcnow
 from server.domain.signal_routing import Classification, Decision
 from server.exchange.errors import ExchangeError, UnknownSymbol
-from server.persistence.models import ExchangeAccount, PositionGroup, Signal, User
+from server.persistence.models import ExchangeAccount, PositionGroup, Signal
 from server.services import engine_state, positions
-from server.services.settings import effective_settings
+from server.services.settings import effective_settings_of
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,10 @@ def _cancel(group: PositionGroup) -> HandOff:
     def cancel() -> None:
         positions.cancel_entries(group.id, "cancel signal")
         positions.recompute_group(group.id)
+        if closing_available():
+            # every leg ended (nothing filled, or each filled leg already closed by its TP):
+            # book it like any other end — realised PnL, `closed`, the slot freed, unindexed
+            importlib.import_module(CLOSING_MODULE).finish_if_done(group.id)
 
     return HandOff(
         Classification.CANCEL,
@@ -185,7 +189,7 @@ def hand_off(
                 f"not traded: trading is paused ({pause['status']}): {pause['reason']}",
                 group,
             )
-        settings = settings or effective_settings(User.get_by_id(signal.user_id))
+        settings = settings or effective_settings_of(signal.user_id)
         if kind is Classification.NEW_GROUP and account is not None:
             return _new_group(signal, account, settings)
         if kind is Classification.PYRAMID and group is not None:

@@ -14,7 +14,7 @@ from server.domain.enums import OrderPurpose
 from server.exchange.types import Fee, OrderSide, Trade
 from server.persistence.db import db
 from server.persistence.models import DcaOrder, Fill, PositionGroup, Pyramid
-from server.services import engine_state, fills, orders, trail
+from server.services import engine_state, fills, group_state, orders, trail
 from server.services.exchanges import client_for
 from server.services.precision import rules_for
 from server.state.locks import Locks
@@ -201,3 +201,37 @@ def test_trail_words():
     assert trail.num(D("64250.50")) == "64,250.5"
     assert trail.num(D("0.00000062")) == "0.00000062"
     assert trail.usd(D("198.0521585")) == "198.05"
+
+
+def test_a_partial_take_profit_lowers_what_the_group_holds(book):
+    """Legs 0 (0.00062 at 64,250.5) and 1 (0.00062 at 63,929.24) filled; leg 0's TP sold
+    0.0003 of it so far (partially filled, leg not `tp_hit`). The group holds leg 0's
+    remaining 0.00032 at its own price plus leg 1: filled 0.00032 + 0.00062 = 0.00094,
+    invested 64,250.5 × 0.00032 + 63,929.24 × 0.00062 = 20.56016 + 39.6361288 = 60.1962888,
+    average 60.1962888 / 0.00094 = 64,038.605106382978723404 (18 places, half-even) — not
+    the 0.00124 the two legs filled."""
+    app, _, group, pyramid = book
+    filled = {"status": "filled", "filled_quantity": D("0.00062")}
+    with app.app_context():
+        _leg(group, pyramid, leg=0, order_type="market", price=D("64250.5"))
+        _leg(group, pyramid, leg=1)
+        DcaOrder.update(avg_fill_price=D("64250.5"), **filled).where(
+            (DcaOrder.group == group.id) & (DcaOrder.leg_index == 0)
+        ).execute()
+        DcaOrder.update(avg_fill_price=D("63929.24"), **filled).where(
+            (DcaOrder.group == group.id) & (DcaOrder.leg_index == 1)
+        ).execute()
+        tp = orders.new_order(
+            group, pyramid, 0, OrderPurpose.TAKE_PROFIT, "sell", "limit", D("0.00061"),
+            D("64571.76"),
+        )  # fmt: skip
+        DcaOrder.update(
+            status="partially_filled", filled_quantity=D("0.0003"), avg_fill_price=D("64571.76")
+        ).where(DcaOrder.id == tp.id).execute()
+        fresh = group_state.recompute(group.id)
+    assert (fresh.total_filled_quantity, fresh.total_invested_usd) == (
+        D("0.00094"),
+        D("60.1962888"),
+    )
+    assert fresh.weighted_avg_entry == D("64038.605106382978723404")
+    assert (fresh.filled_dca_legs, fresh.status) == (2, "active")

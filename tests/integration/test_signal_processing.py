@@ -10,9 +10,18 @@ from datetime import timedelta
 
 import pytest
 
+from server import runtime
 from server.clock import utcnow
-from server.persistence.models import DcaOrder, ExchangeAccount, PositionGroup, Signal, WebhookLog
+from server.persistence.models import (
+    DcaOrder,
+    ExchangeAccount,
+    PositionEvent,
+    PositionGroup,
+    Signal,
+    WebhookLog,
+)
 from server.services import signal_lanes
+from server.state.locks import Locks
 from tests.signal_support import body, make_account, tv_alert
 
 
@@ -257,3 +266,36 @@ def test_entry_is_held_while_market_rules_cannot_be_had(app, client, trader, mon
     assert (done.status, done.classification) == ("rejected", "rejected")
     assert "unavailable for 120 s (precision_hold_seconds)" in done.reason
     assert PositionGroup.select().count() == 0
+
+
+def test_a_cancel_that_leaves_nothing_ends_the_group(app, client, trader, sim):
+    """Every leg a limit (`entry_order_type: limit`) resting below a market at 64,500: nothing
+    fills. A cancel signal cancels all five and — nothing filled, nothing working — the group
+    is finished by the close routine's `finish_if_done`: `closed` with its `group_closed`
+    event (realised 0, trigger `cancelled`), not left to the take-profit sweep — even while
+    another worker holds the group's exit-side lock (so the order hook only enqueues)."""
+    user, headers, secret, _ = trader
+    sim.price("BTCUSDT", "64500")
+    r = client.put("/api/settings", headers=headers, json={"grid": {"entry_order_type": "limit"}})
+    assert r.status_code == 200, r.json
+    _settle(app, _send(client, user, tv_alert(secret)))
+    _sent()
+    (group,) = PositionGroup.select()
+    assert group.status == "live"
+    with app.app_context():
+        Locks(runtime.redis_client(), app.config["RQ_QUEUE_PREFIX"]).acquire(
+            f"group:{group.id}", 5000
+        )
+    _settle(app, _send(client, user, tv_alert(secret, intent={"type": "cancel", "side": "long"})))
+    _cancelled(group.id)
+    deadline = time.monotonic() + 10
+    closed = None
+    while closed is None and time.monotonic() < deadline:
+        closed = PositionEvent.get_or_none(
+            (PositionEvent.group == group.id) & (PositionEvent.kind == "group_closed")
+        )
+        time.sleep(0.05)
+    group = PositionGroup.get_by_id(group.id)
+    assert closed is not None and closed.detail["trigger"] == "cancelled"
+    assert (group.status, group.realized_pnl_usd, group.filled_dca_legs) == ("closed", 0, 0)
+    assert group.closed_at is not None

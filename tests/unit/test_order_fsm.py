@@ -38,6 +38,14 @@ LEGAL_ORDER_MOVES = [
     (S.PARTIALLY_FILLED, E.FILLED, S.FILLED),
     (S.PARTIALLY_FILLED, E.CANCELLED, S.CANCELLED),
     (S.PARTIALLY_FILLED, E.EXPIRED, S.CANCELLED),
+    # reconciliation: unknown at the exchange after several lookups, and found again
+    (S.OPEN, E.LOST, S.LOST),
+    (S.PARTIALLY_FILLED, E.LOST, S.LOST),
+    (S.LOST, E.ACKNOWLEDGED, S.OPEN),
+    (S.LOST, E.PARTIALLY_FILLED, S.PARTIALLY_FILLED),
+    (S.LOST, E.FILLED, S.FILLED),
+    (S.LOST, E.CANCELLED, S.CANCELLED),
+    (S.LOST, E.EXPIRED, S.CANCELLED),
 ]
 ILLEGAL_ORDER_MOVES = [
     (status, event)
@@ -58,7 +66,7 @@ def test_legal_order_moves(status, event, target):
 
 @pytest.mark.parametrize(("status", "event"), ILLEGAL_ORDER_MOVES)
 def test_every_other_order_move_raises(status, event):
-    """The complement of the table: 6 statuses × 6 events − 14 legal moves = 22 illegal."""
+    """The complement of the table: 7 statuses × 7 events − 21 legal moves = 28 illegal."""
     with pytest.raises(IllegalTransition):
         apply(status, event)
 
@@ -67,6 +75,9 @@ def test_illegal_moves_cover_the_whole_complement():
     assert len(ILLEGAL_ORDER_MOVES) == len(OrderStatus) * len(OrderEvent) - len(LEGAL_ORDER_MOVES)
     assert (S.OPEN, E.ACKNOWLEDGED) in ILLEGAL_ORDER_MOVES  # a repeated ack is not a move
     assert (S.FILLED, E.CANCELLED) in ILLEGAL_ORDER_MOVES
+    assert len(ILLEGAL_ORDER_MOVES) == 7 * 7 - 21
+    assert (S.PENDING, E.LOST) in ILLEGAL_ORDER_MOVES  # a pending order is re-sent, not lost
+    assert (S.FILLED, E.LOST) in ILLEGAL_ORDER_MOVES
 
 
 def test_final_states_say_so():
@@ -76,7 +87,7 @@ def test_final_states_say_so():
 
 def test_unknown_names_raise():
     with pytest.raises(IllegalTransition):
-        apply("lost", E.FILLED)
+        apply("vanished", E.FILLED)
     with pytest.raises(IllegalTransition):
         apply(S.OPEN, "teleported")
 
@@ -99,6 +110,10 @@ def test_unknown_names_raise():
         (S.PARTIALLY_FILLED, "open", D("0.3"), D("0.2"), E.PARTIALLY_FILLED),
         (S.PARTIALLY_FILLED, "canceled", D("0.3"), D("0.2"), E.CANCELLED),
         (S.FILLED, "filled", D(1), D(1), None),  # a repeated report of a final order
+        (S.LOST, "open", D(0), D(0), E.ACKNOWLEDGED),  # a lost order turns up again
+        (S.LOST, "open", D("0.2"), D("0.2"), E.PARTIALLY_FILLED),
+        (S.LOST, "filled", D(1), D("0.2"), E.FILLED),
+        (S.LOST, "rejected", D(0), D(0), E.CANCELLED),
     ],
 )
 def test_event_from_exchange(status, reported, filled, before, event):

@@ -1,0 +1,302 @@
+"""Benchmark: TradingView webhook sent → first order at the exchange (run as a script; not
+collected by pytest).
+
+    .venv/bin/python tests/perf/bench_signal_to_order.py [--rate 50] [--seconds 20]
+                                [--workers 2] [--floor 200] [--json out.json]
+
+Starts the exchange simulator and the real stack (`tests/stack.py`: gunicorn+gevent web, RQ
+worker pool, scheduler, price monitor) against a fresh PostgreSQL database and the Redis
+database in BENCH_REDIS_URL (default 12). One trader with a simulated Binance spot account, a
+one-leg market grid and the aggregate take-profit (watched, nothing resting: Binance refuses a
+201st open order per symbol, MAX_NUM_ORDERS, which 1,000 five-leg groups would pass).
+Webhooks are sent open-loop at `--rate` per second for `--seconds` from a pool of client
+threads, each a new group (its own timeframe: a lane of its own, as different strategies
+are). The latency of a signal is the simulator's `received_at` of its group's first order
+(the earliest order whose client id carries the group) minus the wall clock just before the
+webhook was posted — same machine, same clock. The signal → group mapping, and the stage
+breakdown (`breakdown`), are read from PostgreSQL afterwards.
+
+The floor, in the same run: `--floor` market orders sent by ccxt directly to the simulator (the
+engine's own ccxt configuration, no rate limiter), paced at the same rate; latency = the
+order's `received_at` minus the clock just before `create_order`.
+
+Reported: p50 / p90 / p99 / max in ms for both, with the machine, the date and the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+
+import httpx  # noqa: E402
+
+from server.domain.grid import parse_client_order_id  # noqa: E402
+from tests.perf.bench_webhooks import ADMIN_PG, _forget_redis_keys, _pg, machine, pct  # noqa: E402
+from tests.sim_support import free_port, start_simulator, stop  # noqa: E402
+from tests.simulator.ccxt_factory import make_binance_spot  # noqa: E402
+from tests.stack import start_stack  # noqa: E402
+
+KEY, SECRET = "bench-order-key", "bench-order-secret"
+FLOOR_KEY, FLOOR_SECRET = "bench-floor-key", "bench-floor-secret"
+PRICE = "64250.5"
+PASSWORD = "Bench-Passw0rd"
+
+
+def setup_trader(base: str) -> tuple[str, str]:
+    settings = {
+        "pool": {"max_open_groups": 1000},
+        "capital": {"total_capital_usd": "1000000", "max_pyramids": 1, "pyramid_weights": ["100"]},
+        "grid": {"legs": [{"gap_percent": "0", "weight_percent": "100", "tp_percent": "1"}]},
+        "take_profit": {"tp_mode": "aggregate", "tp_aggregate_percent": "1"},
+        "signals": {"max_signal_age_seconds": 3600},
+    }
+    with httpx.Client(base_url=base, timeout=30) as http:
+        name = f"orders_{secrets.token_hex(2)}"
+        r = http.post(
+            "/api/auth/register",
+            json={"email": f"{name}@example.com", "username": name, "password": PASSWORD},
+        )
+        r.raise_for_status()
+        auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        http.put("/api/settings", headers=auth, json=settings).raise_for_status()
+        account = {
+            "exchange": "binance",
+            "market_type": "spot",
+            "mode": "simulated",
+            "api_key": KEY,
+            "api_secret": SECRET,
+            "label": "bench",
+        }
+        http.post("/api/accounts", headers=auth, json=account).raise_for_status()
+        secret = http.post("/api/auth/webhook-secret", headers=auth).json()
+    return secret["webhook_url"], secret["webhook_secret"]
+
+
+def _alert(secret: str, timeframe: int) -> dict:
+    return {
+        "secret": secret,
+        "signal_id": secrets.token_hex(8),
+        "tv": {
+            "exchange": "BINANCE",
+            "symbol": "BTCUSDT",
+            "timeframe": str(timeframe),
+            "action": "buy",
+            "market_position": "long",
+            "prev_market_position": "flat",
+            "entry_price": PRICE,
+            "order_id": "Long",
+        },
+        "execution_intent": {"type": "entry", "side": "long", "strategy": "grid"},
+    }
+
+
+def send_signals(webhook: tuple[str, str], rate: float, seconds: float) -> dict[str, int]:
+    """Open-loop: signal i is posted at start + i / rate. Returns signal id → send time (ns)."""
+    url, secret = webhook
+    count = int(rate * seconds)
+    sent: dict[str, int] = {}
+    lock = threading.Lock()
+    local = threading.local()
+    start = time.monotonic() + 0.2
+
+    def one(i: int) -> None:
+        http = getattr(local, "http", None)
+        if http is None:
+            http = local.http = httpx.Client(timeout=30)
+        body = _alert(secret, 100 + i)
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        t0 = time.time_ns()
+        r = http.post(url, json=body)
+        if r.status_code != 202:
+            print(f"signal {i}: {r.status_code} {r.text[:200]}", file=sys.stderr)
+            return
+        with lock:
+            sent[r.json()["signal_id"]] = t0
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(one, range(count)))
+    return sent
+
+
+def first_orders(sim: httpx.Client, key: str) -> dict[str, int]:
+    """Group id → `received_at` of its earliest order at the simulator."""
+    first: dict[str, int] = {}
+    for row in sim.get("/__sim/orders", params={"api_key": key}).json()["orders"]:
+        ref = parse_client_order_id(row.get("client_order_id") or "")
+        if ref is None or row["status"] == "REJECTED":
+            continue
+        group = str(ref.group_id)
+        first[group] = min(first.get(group, row["received_at"]), row["received_at"])
+    return first
+
+
+STAGES = ("intake", "queued", "decided", "sent")
+
+
+def breakdown(db_url: str, sim, sent: dict[str, int]) -> dict:
+    """Median and p99 ms of each stage: webhook posted → signal stored (`created_at`, the web
+    process) → picked up by a worker (`processing_started_at`) → classified, group and legs
+    stored (`processed_at`, just before the commit) → first order at the simulator."""
+    rows = _pg(
+        "SELECT id::text, group_id::text, EXTRACT(EPOCH FROM created_at), "
+        "EXTRACT(EPOCH FROM processing_started_at), EXTRACT(EPOCH FROM processed_at) "
+        "FROM signal WHERE group_id IS NOT NULL",
+        db_url,
+    )
+    first = first_orders(sim, KEY)
+    stages: dict[str, list[float]] = {name: [] for name in STAGES}
+    for sid, gid, created, started, processed in rows or []:
+        if sid not in sent or gid not in first:
+            continue
+        marks = [sent[sid] / 1e9, float(created), float(started), float(processed)]
+        marks.append(first[gid] / 1e9)
+        for name, a, b in zip(STAGES, marks, marks[1:], strict=False):
+            stages[name].append((b - a) * 1000)
+    return {
+        name: {"p50": round(pct(v, 0.5), 2), "p99": round(pct(v, 0.99), 2)}
+        for name, v in stages.items()
+    }
+
+
+def signal_groups(db_url: str, ids: list[str]) -> dict[str, str]:
+    rows = _pg("SELECT id::text, group_id::text FROM signal WHERE group_id IS NOT NULL", db_url)
+    wanted = set(ids)
+    return {sid: gid for sid, gid in rows or [] if sid in wanted}
+
+
+def wait_for_orders(sim, db_url, sent, timeout=60.0) -> dict[str, float]:
+    deadline = time.monotonic() + timeout
+    while True:
+        groups = signal_groups(db_url, list(sent))
+        first = first_orders(sim, KEY)
+        done = {sid: (first[g] - sent[sid]) / 1e6 for sid, g in groups.items() if g in first}
+        if len(done) == len(sent) or time.monotonic() > deadline:
+            return done
+        time.sleep(0.5)
+
+
+def floor(sim_base: str, sim: httpx.Client, rate: float, count: int) -> list[float]:
+    """ccxt → simulator directly: one market order at a time, paced at `rate`."""
+    exchange = make_binance_spot(sim_base, FLOOR_KEY, FLOOR_SECRET)
+    exchange.load_markets()
+    sent = {}
+    start = time.monotonic()
+    for i in range(count):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        cid = f"floor{secrets.token_hex(6)}"
+        sent[cid] = time.time_ns()
+        exchange.create_order("BTC/USDT", "market", "buy", 0.0002, None, {"clientOrderId": cid})
+    rows = sim.get("/__sim/orders", params={"api_key": FLOOR_KEY}).json()["orders"]
+    return [(r["received_at"] - sent[r["client_order_id"]]) / 1e6 for r in rows if r[
+        "client_order_id"] in sent]  # fmt: skip
+
+
+def summary(values: list[float]) -> dict:
+    return {
+        "samples": len(values),
+        "p50": round(pct(values, 0.50), 2),
+        "p90": round(pct(values, 0.90), 2),
+        "p99": round(pct(values, 0.99), 2),
+        "max": round(max(values), 2) if values else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--floor", type=int, default=200)
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--keep-logs", action="store_true")
+    args = parser.parse_args(argv)
+
+    run_id = secrets.token_hex(3)
+    db_name = f"engine_bench_{run_id}"
+    db_url = f"{ADMIN_PG.rsplit('/', 1)[0]}/{db_name}"
+    redis_url = os.environ["BENCH_REDIS_URL"]
+    prefix = f"bencho{run_id}:"
+    _pg(f'CREATE DATABASE "{db_name}"')
+    tmp = Path(tempfile.mkdtemp(prefix="bench-order-"))
+    sim_port = free_port()
+    simulator = start_simulator(sim_port)
+    sim_base = f"http://127.0.0.1:{sim_port}"
+    sim = httpx.Client(base_url=sim_base, timeout=30)
+    for key, secret in ((KEY, SECRET), (FLOOR_KEY, FLOOR_SECRET)):
+        sim.post(
+            "/__sim/balances",
+            json={"api_key": key, "api_secret": secret, "balances": {"USDT": "100000000"}},
+        ).raise_for_status()
+    sim.post("/__sim/price", json={"symbol": "BTCUSDT", "price": PRICE}).raise_for_status()
+    env = {
+        "ENGINE_ENV": "development",
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE_PREFIX": prefix,
+        "EVENTS_CHANNEL": f"{prefix}events",
+        "ENGINE_MASTER_KEY_FILE": str(tmp / "master.key"),
+        "MAIL_OUTBOX": str(tmp / "outbox.jsonl"),
+        "SECRET_KEY": "bench-" + secrets.token_hex(16),
+        "SIMULATOR_URL": sim_base,
+        "LOG_LEVEL": "WARNING",
+        "WEBHOOK_RATE_LIMIT_ADDRESS": "10000000 per minute",
+        "WEBHOOK_RATE_LIMIT_USER": "10000000 per minute",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "server.persistence.migrate"],
+        env=os.environ | env | {"PYTHONPATH": str(ROOT)},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    stack = start_stack(str(ROOT), env, tmp, workers=args.workers)
+    report = {"machine": machine(), "settings": vars(args)}
+    print(json.dumps(report["machine"]), flush=True)
+    try:
+        webhook = setup_trader(stack.base_url)
+        sent = send_signals(webhook, args.rate, args.seconds)
+        latencies = wait_for_orders(sim, db_url, sent)
+        report["signal_to_first_order_ms"] = summary(list(latencies.values())) | {
+            "signals": len(sent),
+            "rate_per_s": args.rate,
+        }
+        print(json.dumps(report["signal_to_first_order_ms"]), flush=True)
+        report["stages_ms"] = breakdown(db_url, sim, sent)
+        print(json.dumps(report["stages_ms"]), flush=True)
+        time.sleep(2)  # let the last grids finish before the floor shares the simulator
+        report["floor_ccxt_to_simulator_ms"] = summary(floor(sim_base, sim, args.rate, args.floor))
+        print(json.dumps(report["floor_ccxt_to_simulator_ms"]), flush=True)
+        report["loadavg_at_end"] = os.getloadavg()
+    finally:
+        stack.stop()
+        stop(simulator)
+        _forget_redis_keys(prefix)
+        _pg(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        if not args.keep_logs:
+            for path in tmp.glob("*"):
+                path.unlink()
+            tmp.rmdir()
+        else:
+            print(f"logs in {tmp}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
