@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import (
     ROUND_DOWN,
     ROUND_FLOOR,
@@ -221,10 +222,21 @@ def _expected(app, trader, group_ids: list[str]) -> dict:
             )
         )
         assert sorted(str(g.id) for g in groups) == sorted(group_ids)
-        trades = [(g.symbol, g.timeframe, _pnl_from_fills(g), g.realized_pnl_usd) for g in groups]
-    for symbol, _, mine, stored in trades:
+        trades = [
+            (g.symbol, g.timeframe, _pnl_from_fills(g), g.realized_pnl_usd, g.closed_at.date())
+            for g in groups
+        ]
+    for symbol, _, mine, stored, _ in trades:
         assert mine == stored, (symbol, mine, stored)  # the engine booked what was filled
-    return _figures([(symbol, tf, pnl) for symbol, tf, pnl, _ in trades])
+    figures = _figures([(symbol, tf, pnl) for symbol, tf, pnl, _, _ in trades])
+    days: dict = {}
+    for _, _, pnl, _, day in trades:  # the UTC day of each close (a run may cross midnight)
+        days.setdefault(day, []).append(pnl)
+    figures["days"] = {
+        day: (len(p), sum(1 for x in p if x > 0), sum(1 for x in p if x < 0), sum(p, Decimal(0)))
+        for day, p in sorted(days.items())
+    }
+    return figures
 
 
 def _ratio(a: Decimal, b: Decimal) -> str:
@@ -340,8 +352,20 @@ def test_replayed_trades_match_the_api_and_the_page(app, stack, sim, make_user, 
         "gross_profit": _plain(want["gross_profit"]),
         "gross_loss": _plain(want["gross_loss"]),
     }
-    for period in ("day", "week", "month", "all"):  # every trade closed today (UTC)
-        assert Decimal(got["realized"][period]) == want["realized"], period
+    today = date.fromisoformat(got["generated_at"][:10])
+    starts = {  # UTC calendar periods containing today (SPEC/decisions: Monday-based weeks)
+        "day": today,
+        "week": today - timedelta(days=today.weekday()),
+        "month": today.replace(day=1),
+        "all": date.min,
+    }
+    periods = {
+        name: sum((t[3] for d, t in want["days"].items() if d >= start), Decimal(0))
+        for name, start in starts.items()
+    }
+    assert periods["all"] == want["realized"]
+    for name, expected in periods.items():
+        assert Decimal(got["realized"][name]) == expected, name
     for name in ("win_rate", "avg_win", "avg_loss", "profit_factor", "expectancy"):
         assert Decimal(got[name]) == Decimal(want[name]), name
     assert [
@@ -358,11 +382,14 @@ def test_replayed_trades_match_the_api_and_the_page(app, stack, sim, make_user, 
     for timeframe, symbol in ((60, "BTCUSDT"), (15, "ETHUSDT")):  # one pair per timeframe
         mine = want["by_symbol"][symbol]
         assert Decimal(timeframes[timeframe]["realized"]) == mine["realized"]
-    (today,) = got["daily"]
-    assert (today["trades"], today["wins"], today["losses"]) == (6, 4, 2)
-    assert Decimal(today["realized"]) == want["realized"]
+    daily_rows = {date.fromisoformat(row["date"]): row for row in got["daily"]}
+    for day, (count, won, lost, realized) in want["days"].items():
+        row = daily_rows[day]
+        assert (row["trades"], row["wins"], row["losses"]) == (count, won, lost), day
+        assert Decimal(row["realized"]) == realized, day
+    assert set(daily_rows) <= set(want["days"]) | {today}  # the snapshot's day, if no close
     # equity = total capital 10,000 + Σ realised (nothing open, nothing unrealised)
-    assert Decimal(today["equity"]) == CAPITAL + want["realized"]
+    assert Decimal(daily_rows[today]["equity"]) == CAPITAL + want["realized"]
     assert [Decimal(p["equity"]) for p in got["equity_curve"]] == [CAPITAL + want["realized"]]
     buckets = [(Decimal(b["bucket"]), Decimal(b["to"]), b["count"]) for b in got["distribution"]]
     assert buckets == _buckets(want["pnls"])
@@ -386,8 +413,8 @@ def test_replayed_trades_match_the_api_and_the_page(app, stack, sim, make_user, 
     def kpi(key: str):
         return page.get_by_test_id(f"perf-kpi-{key}").locator(".value")
 
-    for key in ("realized-day", "realized-week", "realized-month", "realized-all"):
-        expect(kpi(key)).to_have_text(_usd(want["realized"]))
+    for name, expected in periods.items():
+        expect(kpi(f"realized-{name}")).to_have_text(_usd(expected))
     expect(kpi("win-rate")).to_have_text(f"{_one_place(want['win_rate'])}%")
     expect(page.get_by_test_id("perf-kpi-win-rate")).to_contain_text("4 of 6 trades")
     pf = Decimal(want["profit_factor"]).quantize(Decimal("0.01"), ROUND_HALF_UP)
@@ -409,8 +436,19 @@ def test_replayed_trades_match_the_api_and_the_page(app, stack, sim, make_user, 
         ]
         for s, f in want["by_symbol"].items()
     )
-    daily = _cells(page.get_by_test_id("perf-daily"))
-    assert [row[:5] for row in daily] == [[today["date"], "6", "4", "2", _usd(want["realized"])]]
+    shown = _cells(page.get_by_test_id("perf-daily"))
+    assert [row[:5] for row in shown] == [  # newest first
+        [
+            row["date"],
+            str(row["trades"]),
+            str(row["wins"]),
+            str(row["losses"]),
+            _usd(want["days"].get(date.fromisoformat(row["date"]), (0, 0, 0, Decimal(0)))[3]),
+        ]
+        for row in reversed(got["daily"])
+    ]
+    equity = (CAPITAL + want["realized"]).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert shown[0][5] == f"{equity:,.2f}"  # today's close
     expect(page.get_by_test_id("perf-equity-chart")).to_be_visible()
     expect(page.get_by_text("1 point · UTC")).to_be_visible()
     histogram = page.get_by_test_id("perf-histogram")
