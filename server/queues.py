@@ -6,6 +6,8 @@ Every name is prefixed with RQ_QUEUE_PREFIX so several stacks can share one Redi
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app
 from rq import Queue
 
@@ -27,6 +29,38 @@ def queue(name: str) -> Queue:
     return Queue(queue_name(name), connection=runtime.rq_connection())
 
 
+# How long this process trusts that a queue is in RQ's set of queues (`rq:queues`) after it
+# registered it there itself (enqueue_unique).
+REGISTERED_FOR_SEC = 60.0
+_registered: dict[str, float] = {}
+
+
 def enqueue(name: str, func_path: str, *args, job_id: str | None = None, **kwargs):
     """Enqueue `func_path` (e.g. "workers.jobs.signals.process_signal") on queue `name`."""
     return queue(name).enqueue(func_path, *args, job_id=job_id, **kwargs)
+
+
+def enqueue_unique(name: str, func_path: str, *args, job_id: str):
+    """`enqueue(..., unique=True)` in one Redis round trip instead of two.
+
+    RQ saves and pushes a unique job with one atomic script, and before it adds the queue to
+    its set of queues (`SADD rq:queues`) in a pipeline of its own — a second round trip on
+    every call, for a set that changes only the first time. Here that `SADD` goes into a
+    pipeline of ours, sent only when this process has not registered the queue within
+    `REGISTERED_FOR_SEC` (so a flushed Redis has it back within a minute; workers listen on
+    queue names and never need the set). Should RQ ever queue anything else on the pipeline,
+    it is sent as RQ would. `DuplicateJobError` as with `enqueue`."""
+    q = queue(name)
+    pipe = q.connection.pipeline()
+    try:
+        job = q.enqueue(func_path, *args, job_id=job_id, unique=True, pipeline=pipe)
+        only_registration = len(pipe.command_stack) == 1 and pipe.command_stack[0][0][0] == "SADD"
+        now = time.monotonic()
+        if not only_registration or now - _registered.get(q.key, -REGISTERED_FOR_SEC) >= (
+            REGISTERED_FOR_SEC
+        ):
+            pipe.execute()
+            _registered[q.key] = now
+        return job
+    finally:
+        pipe.reset()

@@ -14,10 +14,20 @@ from server.api.schemas.webhooks import WebhookLogQuery, WebhookPayloadSchema
 from server.domain.enums import Role
 from server.domain.signal_body import MAX_BODY_BYTES
 from server.domain.signals import normalise_symbol
+from server.extensions import limiter
 from server.persistence.models import WebhookLog
 from server.services import intake, webhook_log
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api")
+
+
+@limiter.request_filter
+def _webhook_limits_are_the_intakes() -> bool:
+    """Flask-Limiter skips the webhook: it carries no decorated or default limit, and its own
+    limits (per address, per user, failed authentications) are counted by the intake in its
+    order (webhook_guard). Saves most of Flask-Limiter's per-request limit resolution
+    (~4 % of a webhook's Python calls)."""
+    return request.endpoint == "webhooks.receive"
 
 
 def _answer(result: intake.IntakeResult):

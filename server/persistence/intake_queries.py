@@ -47,6 +47,9 @@ class Sender:
     user: User  # id, is_active, webhook_secret_enc
     signals_settings: dict | None  # the stored `signals` section, None when never saved
     accounts: list[tuple[str, str, str, str]]  # active: (id, exchange, market_type, label)
+    # `signals_settings` as JSON text (PostgreSQL's canonical jsonb text), None when never
+    # saved: a key under which its validated form can be cached (services.intake).
+    signals_text: str | None = None
 
 
 _SENDER_SQL_PG = """
@@ -70,7 +73,7 @@ def load_sender(user_id: uuid.UUID) -> Sender | None:
         user = User(id=user_id, is_active=active, webhook_secret_enc=secret_enc)
         accounts = [tuple(a) for a in json.loads(accounts_text)] if accounts_text else []
         settings = json.loads(settings_text) if settings_text else None
-        return Sender(user, settings, accounts)
+        return Sender(user, settings, accounts, settings_text if settings is not None else None)
     return _load_sender_orm(user_id)
 
 
@@ -91,7 +94,8 @@ def _load_sender_orm(user_id: uuid.UUID) -> Sender | None:
         .order_by(ExchangeAccount.created_at)
     ]
     settings = (latest.document or {}).get("signals") if latest else None
-    return Sender(user, settings, accounts)
+    text = None if settings is None else json.dumps(settings, sort_keys=True)
+    return Sender(user, settings, accounts, text)
 
 
 # --------------------------------------------------------------------------- writing

@@ -13,12 +13,16 @@ of refused requests: one per second per limit key), with secrets redacted.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import json
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from marshmallow import ValidationError
 from peewee import IntegrityError
@@ -108,15 +112,32 @@ def _sender(url_user_id: str) -> Sender | None:
     return sender if sender is not None and sender.user.is_active else None
 
 
-def _signal_settings(sender: Sender) -> dict:
-    """The sender's `signals` settings section, loaded over the defaults."""
-    try:
-        return _SIGNALS_SCHEMA.load(DEFAULT_SETTINGS["signals"] | (sender.signals_settings or {}))
-    except ValidationError:
+def _signal_settings(sender: Sender) -> Mapping:
+    """The sender's `signals` settings section, loaded over the defaults (read-only)."""
+    text = sender.signals_text
+    if text is None and sender.signals_settings is not None:
+        text = json.dumps(sender.signals_settings, sort_keys=True)
+    settings, valid = _validated_signals(text)
+    if not valid:
         log.error(
             "stored signals settings of user %s do not validate; using defaults", sender.user.id
         )
-        return _SIGNALS_SCHEMA.load(DEFAULT_SETTINGS["signals"])
+    return settings
+
+
+@functools.lru_cache(maxsize=1024)
+def _validated_signals(text: str | None) -> tuple[Mapping, bool]:
+    """The `signals` section stored as `text` (JSON; None: never saved) validated over the
+    defaults, and whether it validated (else the defaults). Cached by the text itself: a
+    saved change is new text, so nothing needs invalidating; the marshmallow load is most of
+    a webhook's settings cost and every webhook of a user asks the same question."""
+    stored = json.loads(text) if text is not None else {}
+    try:
+        loaded = _SIGNALS_SCHEMA.load(DEFAULT_SETTINGS["signals"] | (stored or {}))
+        valid = True
+    except ValidationError:
+        loaded, valid = _SIGNALS_SCHEMA.load(DEFAULT_SETTINGS["signals"]), False
+    return MappingProxyType(loaded), valid
 
 
 # --------------------------------------------------------------------------- refusals
@@ -197,12 +218,11 @@ def receive(
         raw=b"" if too_large else raw,
         remote_addr=remote_addr or "unknown",
     )
-    refusal = webhook_guard.check_address(req.remote_addr)
+    refusal, blocked = webhook_guard.check_address_and_auth(req.remote_addr, req.url_user_id)
     if refusal is not None:
         return _rate_limited(req, refusal, f"address:{req.remote_addr}")
-    refusal = webhook_guard.auth_blocked(req.remote_addr, req.url_user_id)
-    if refusal is not None:
-        return _rate_limited(req, refusal, f"auth:{req.remote_addr}:{req.url_user_id}")
+    if blocked is not None:
+        return _rate_limited(req, blocked, f"auth:{req.remote_addr}:{req.url_user_id}")
     req.sender = _sender(req.url_user_id)
     if too_large or len(raw) > MAX_BODY_BYTES:
         req.record(
@@ -263,7 +283,7 @@ def _invalid(req: _Request, fields: dict[str, list[str]], code: str = "invalid")
     return _error(422, code, message, fields)
 
 
-def _accept(req: _Request, settings: dict, now: datetime) -> IntakeResult:
+def _accept(req: _Request, settings: Mapping, now: datetime) -> IntakeResult:
     doc = req.decoded.doc
     problems = check_bounds(doc)
     if problems:

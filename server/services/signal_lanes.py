@@ -58,8 +58,8 @@ def dispatch(signal_id: str, lane: str) -> None:
         _seq, call_driver = lanes().join(lane, signal_id)
         if not call_driver:
             return
-        queues.enqueue(
-            queues.SIGNALS, PROCESS_JOB, signal_id, lane, job_id=f"signal-{signal_id}", unique=True
+        queues.enqueue_unique(
+            queues.SIGNALS, PROCESS_JOB, signal_id, lane, job_id=f"signal-{signal_id}"
         )
     except DuplicateJobError:
         pass

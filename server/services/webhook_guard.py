@@ -20,6 +20,7 @@ import ipaddress
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -82,7 +83,7 @@ def _hit(setting: str, *identifiers: str) -> Refusal | None:
 
 def check_address(address: str) -> Refusal | None:
     """Count one request from `address`; a refusal when it is over the per-address limit."""
-    return _hit("WEBHOOK_RATE_LIMIT_ADDRESS", "webhook-address", address)
+    return _hit("WEBHOOK_RATE_LIMIT_ADDRESS", *_address_key(address))
 
 
 def check_user(user_id: str) -> Refusal | None:
@@ -90,12 +91,75 @@ def check_user(user_id: str) -> Refusal | None:
     return _hit("WEBHOOK_RATE_LIMIT_USER", "webhook-user", user_id)
 
 
+def _address_key(address: str) -> tuple[str, ...]:
+    return ("webhook-address", address)
+
+
+def _auth_key(address: str, url_user_id: str) -> tuple[str, ...]:
+    return ("webhook-auth-failures", address, url_user_id[:64])
+
+
+def check_address_and_auth(address: str, url_user_id: str) -> tuple[Refusal | None, Refusal | None]:
+    """`check_address` and `auth_blocked` in one Redis round trip: (the address refusal, the
+    failed-authentication block). Every request needs both before anything else, so the two
+    moving-window scripts go out in one pipeline; the answers are exactly those of the two
+    calls one after the other (the block is only read, never counted, here). Off Redis storage,
+    or when Redis has lost the scripts (NOSCRIPT), the two calls are made one by one."""
+    if not _enabled():
+        return None, None
+    storage = limiter.limiter.storage
+    scripts = ("lua_acquire_moving_window", "lua_moving_window", "prefixed_key")
+    if not all(hasattr(storage, name) for name in scripts):
+        return check_address(address), auth_blocked(address, url_user_id)
+    per_address = _item(current_app.config["WEBHOOK_RATE_LIMIT_ADDRESS"])
+    failures = _item(current_app.config["WEBHOOK_AUTH_FAILURE_LIMIT"])
+    address_key = storage.prefixed_key(per_address.key_for(_prefix(), *_address_key(address)))
+    auth_key = storage.prefixed_key(failures.key_for(_prefix(), *_auth_key(address, url_user_id)))
+    now = time.time()
+    try:
+        pipe = storage.get_connection().pipeline(transaction=False)
+        pipe.evalsha(
+            storage.lua_acquire_moving_window.sha,
+            1,
+            address_key,
+            now,
+            per_address.amount,
+            per_address.get_expiry(),
+            1,
+        )
+        pipe.evalsha(
+            storage.lua_moving_window.sha, 1, auth_key, now - failures.get_expiry(), failures.amount
+        )
+        acquired, window = pipe.execute(raise_on_error=False)
+    except (redis.RedisError, OSError) as exc:
+        log.warning("webhook address limit and block not checked (Redis: %s); let through", exc)
+        return None, None
+    if isinstance(acquired, Exception):  # NOSCRIPT: the library's call loads the script
+        address_refusal = check_address(address)
+    elif acquired:
+        address_refusal = None
+    else:
+        address_refusal = Refusal(
+            f"rate limited: more than {per_address}",
+            _retry_after(per_address, *_address_key(address)),
+        )
+    if isinstance(window, Exception):
+        return address_refusal, auth_blocked(address, url_user_id)
+    failed = int(window[1]) if window else 0
+    if failed <= failures.amount - 1:
+        return address_refusal, None
+    return address_refusal, Refusal(
+        f"blocked: more than {failures} failed authentications from this address",
+        _retry_after(failures, *_auth_key(address, url_user_id)),
+    )
+
+
 def auth_blocked(address: str, url_user_id: str) -> Refusal | None:
     """A refusal while (address, webhook URL) is over its failed-authentication limit."""
     if not _enabled():
         return None
     item = _item(current_app.config["WEBHOOK_AUTH_FAILURE_LIMIT"])
-    identifiers = ("webhook-auth-failures", address, url_user_id[:64])
+    identifiers = _auth_key(address, url_user_id)
     try:
         if limiter.limiter.test(item, _prefix(), *identifiers):
             return None
@@ -113,7 +177,7 @@ def count_auth_failure(address: str, url_user_id: str) -> None:
         return
     item = _item(current_app.config["WEBHOOK_AUTH_FAILURE_LIMIT"])
     try:
-        limiter.limiter.hit(item, _prefix(), "webhook-auth-failures", address, url_user_id[:64])
+        limiter.limiter.hit(item, _prefix(), *_auth_key(address, url_user_id))
     except (redis.RedisError, OSError) as exc:
         log.warning("failed authentication not counted (Redis: %s)", exc)
 
@@ -131,7 +195,7 @@ def first_in_second(what: str) -> bool:
 # --------------------------------------------------------------------------- IP allowlist
 
 
-def allowlist(signal_settings: dict) -> list[str]:
+def allowlist(signal_settings: Mapping) -> list[str]:
     """The user's effective allowlist: their entries plus TradingView's preset if chosen.
     Empty means every address may send (the secret still has to match)."""
     entries = list(signal_settings.get("ip_allowlist") or [])
