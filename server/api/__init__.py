@@ -10,6 +10,7 @@ def register_blueprints(app: Flask) -> None:
         accounts,
         admin,
         auth,
+        dashboard,
         health,
         logs,
         openapi,
@@ -30,6 +31,7 @@ def register_blueprints(app: Flask) -> None:
         webhooks,
         logs,
         performance,
+        dashboard,
         health,
         openapi,
     )
