@@ -7,6 +7,7 @@
 import { io, type Socket } from 'socket.io-client'
 import { readonly, ref } from 'vue'
 import { refreshAccessToken } from '@/api/client'
+import { useDashboardStore } from '@/stores/dashboard'
 import { useLogsStore } from '@/stores/logs'
 import { usePerformanceStore } from '@/stores/performance'
 import { usePositionsStore } from '@/stores/positions'
@@ -30,9 +31,18 @@ function dispatchServerEvents(s: EngineSocket): void {
   s.on('group.updated', (group) => {
     usePositionsStore().upsert(group)
     usePerformanceStore().onGroupUpdated(group)
+    useDashboardStore().onChange()
   })
   s.on('order.updated', (order) => usePositionsStore().applyOrderUpdate(order))
-  s.on('log.created', (line) => useLogsStore().receive(line))
+  s.on('log.created', (line) => {
+    useLogsStore().receive(line)
+    useDashboardStore().onLogCreated(line)
+  })
+  s.on('engine.status', (status) => useDashboardStore().onEngineStatus(status))
+  s.on('pool.updated', (pool) => useDashboardStore().onPoolUpdated(pool))
+  for (const name of ['queue.updated', 'alert.created', 'risk.updated', 'risk.action'] as const) {
+    s.on(name, () => useDashboardStore().onChange())
+  }
 }
 
 function watchConnection(s: EngineSocket): void {
@@ -43,6 +53,7 @@ function watchConnection(s: EngineSocket): void {
     if (wasConnected) {
       void usePositionsStore().refresh()
       void useLogsStore().refresh()
+      void useDashboardStore().refresh()
     }
     wasConnected = true
   })

@@ -4,6 +4,7 @@ import * as authApi from '@/api/auth'
 import { ApiError } from '@/api/errors'
 import { accessToken, clearTokens, getAccessToken, getRefreshToken, saveTokens } from '@/api/tokens'
 import { closeRealtime, openRealtime } from '@/realtime/socket'
+import { useDashboardStore } from '@/stores/dashboard'
 import { usePositionsStore } from '@/stores/positions'
 import { roleAtLeast } from '@/utils/roles'
 import type { AuthSession, LoginRequest, RegisterRequest, Role, UserProfile } from '@/types/auth'
@@ -64,6 +65,7 @@ export const useSessionStore = defineStore('session', () => {
     profileError.value = null
     closeRealtime()
     usePositionsStore().reset()
+    useDashboardStore().reset()
   }
 
   /** Revokes the tokens on the server (best effort), then forgets the session. */

@@ -1,3 +1,4 @@
+import type { EngineStatus, PoolUsage } from './dashboard'
 import type { LogLine } from './logs'
 import type { OrderUpdate, PositionGroup } from './positions'
 
@@ -8,6 +9,15 @@ export interface ServerToClientEvents {
   'order.updated': (order: OrderUpdate) => void
   /** A new system-log line of the signed-in user. */
   'log.created': (line: LogLine) => void
+  /** The engine status of the signed-in user changed (the `GET /api/engine` shape). */
+  'engine.status': (status: EngineStatus) => void
+  /** The pool's slots changed (`used`/`max`, maybe `queued`). */
+  'pool.updated': (pool: Partial<PoolUsage>) => void
+  /** The queue, an alert, the risk engine: the dashboard re-reads its figures. */
+  'queue.updated': (payload: unknown) => void
+  'alert.created': (payload: unknown) => void
+  'risk.updated': (payload: unknown) => void
+  'risk.action': (payload: unknown) => void
 }
 
 /** The app emits nothing to the server yet. */
