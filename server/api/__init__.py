@@ -13,6 +13,7 @@ def register_blueprints(app: Flask) -> None:
         dashboard,
         health,
         logs,
+        onboarding,
         openapi,
         performance,
         positions,
@@ -32,6 +33,7 @@ def register_blueprints(app: Flask) -> None:
         logs,
         performance,
         dashboard,
+        onboarding,
         health,
         openapi,
     )
