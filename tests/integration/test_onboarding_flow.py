@@ -13,7 +13,7 @@ def test_test_signal_becomes_a_position(stack, sim, make_user):
     """The group opens on the simulated account with its grid sent: the market leg fills at
     once on the simulator, so the group is at least `partially_filled`."""
     sim.reset()  # funds the simulator's demo key again
-    user, h = make_user("trader")
+    _user, h = make_user("trader")
     base = stack.base_url
     r = httpx.post(f"{base}/api/onboarding/simulator-account", headers=h, timeout=20)
     assert r.status_code == 201, r.text
