@@ -9,6 +9,7 @@ import { readonly, ref } from 'vue'
 import { refreshAccessToken } from '@/api/client'
 import { useDashboardStore } from '@/stores/dashboard'
 import { useLogsStore } from '@/stores/logs'
+import { useOnboardingStore } from '@/stores/onboarding'
 import { usePerformanceStore } from '@/stores/performance'
 import { usePositionsStore } from '@/stores/positions'
 import type { ClientToServerEvents, ServerToClientEvents } from '@/types/events'
@@ -32,6 +33,7 @@ function dispatchServerEvents(s: EngineSocket): void {
     usePositionsStore().upsert(group)
     usePerformanceStore().onGroupUpdated(group)
     useDashboardStore().onChange()
+    useOnboardingStore().onGroupUpdated(group)
   })
   s.on('order.updated', (order) => usePositionsStore().applyOrderUpdate(order))
   s.on('log.created', (line) => {

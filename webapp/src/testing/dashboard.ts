@@ -1,4 +1,5 @@
 import type { Dashboard, EngineStatus } from '@/types/dashboard'
+import type { OnboardingProgress } from '@/types/onboarding'
 import type { LogLine } from '@/types/logs'
 
 export function makeEngine(over: Partial<EngineStatus> = {}): EngineStatus {
@@ -50,6 +51,25 @@ export function makeDashboard(over: Partial<Dashboard> = {}): Dashboard {
     risk: { enabled: true, last_run_at: null, next_run_at: null, last_action: null },
     alerts: [makeAlert()],
     alerts_total: 1,
+    ...over,
+  }
+}
+
+export function makeProgress(over: Partial<OnboardingProgress> = {}): OnboardingProgress {
+  return {
+    steps: [
+      { key: 'exchange_key', done: false },
+      { key: 'capital', done: false },
+      { key: 'webhook', done: false },
+      { key: 'test_signal', done: false },
+    ],
+    current: 'exchange_key',
+    complete: false,
+    has_account: false,
+    simulator_account: null,
+    settings: { version: 0, total_capital_usd: '10000', max_open_groups: 10 },
+    webhook_url: 'https://engine.example/api/webhook/u1',
+    test_group: null,
     ...over,
   }
 }

@@ -6,9 +6,10 @@ import { createPinia, setActivePinia, type Pinia } from 'pinia'
 import { createMemoryHistory, createRouter } from 'vue-router'
 import DashboardView from './DashboardView.vue'
 import * as dashboardApi from '@/api/dashboard'
+import * as onboardingApi from '@/api/onboarding'
 import { useDashboardStore } from '@/stores/dashboard'
 import { useSessionStore } from '@/stores/session'
-import { makeAlert, makeDashboard, makeEngine } from '@/testing/dashboard'
+import { makeAlert, makeDashboard, makeEngine, makeProgress } from '@/testing/dashboard'
 import type { Role } from '@/types/auth'
 
 vi.mock('@/api/dashboard', () => ({
@@ -19,6 +20,12 @@ vi.mock('@/api/dashboard', () => ({
   applyEngine: vi.fn(),
 }))
 vi.mock('@/api/logs', () => ({ acknowledgeLog: vi.fn(), acknowledgeAllLogs: vi.fn() }))
+vi.mock('@/api/onboarding', () => ({
+  fetchOnboarding: vi.fn(),
+  addSimulatorAccount: vi.fn(),
+  sendTestSignal: vi.fn(),
+  saveQuickStart: vi.fn(),
+}))
 const fetchMock = vi.mocked(dashboardApi.fetchDashboard)
 
 enableAutoUnmount(afterEach)
@@ -60,6 +67,10 @@ describe('DashboardView', () => {
     pinia = createPinia()
     setActivePinia(pinia)
     fetchMock.mockReset()
+    localStorage.clear()
+    vi.mocked(onboardingApi.fetchOnboarding).mockReset().mockResolvedValue(
+      makeProgress({ has_account: true, complete: true, current: null }),
+    )
     signInAs('trader')
   })
 
@@ -159,5 +170,24 @@ describe('DashboardView', () => {
     expect(wrapper.findAll('[data-testid="dash-alert"]')[0]!.attributes('data-id')).toBe('new')
     expect(wrapper.get('[data-testid="dash-pool-text"]').text()).toBe('10 / 10')
     expect(wrapper.get('[data-testid="dash-pool"]').text()).toContain('Full')
+  })
+
+  it('opens the setup tour by itself for a newcomer, and skipping is remembered', async () => {
+    fetchMock.mockResolvedValue(makeDashboard({ active_groups: 0, alerts: [] }))
+    vi.mocked(onboardingApi.fetchOnboarding).mockResolvedValue(makeProgress())
+    const wrapper = await mountPage(pinia)
+    expect(inBody('[data-testid="onboarding"]')?.dataset.step).toBe('exchange_key')
+    expect(wrapper.get('[data-testid="onboarding-open"]').text()).toContain('Setup guide (0/4)')
+    inBody('[data-testid="onboarding-skip"]')!.click()
+    await flushPromises()
+    expect(localStorage.getItem('onboarding:dismissed:u1')).toBe('1')
+    wrapper.unmount()
+
+    const again = await mountPage(pinia)
+    await flushPromises()
+    expect(again.find('[data-testid="onboarding-open"]').exists()).toBe(true)
+    expect(useDashboardStore().data).not.toBeNull()
+    const { useOnboardingStore } = await import('@/stores/onboarding')
+    expect(useOnboardingStore().open).toBe(false)
   })
 })
