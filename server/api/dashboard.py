@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from marshmallow import fields
 
+from server import jobs_dashboard
 from server.api.client_address import client_ip
 from server.api.errors import ApiError, NotFound
 from server.api.guard import current_user, may_read_user, require_role
@@ -50,6 +51,16 @@ def get_dashboard():
     """Active groups, pool usage, queued signals, total PnL, last webhook, engine and risk
     status, and the unacknowledged alerts (newest 20; `alerts_total` counts them all)."""
     return jsonify(dashboard_service.dashboard(_owner()))
+
+
+@bp.post("/jobs/session")
+@require_role(Role.ADMIN)
+def open_jobs_dashboard():
+    """A 30-minute pass to the job dashboard (rq-dashboard at `/jobs/`): an HttpOnly,
+    SameSite=Strict cookie scoped to `/jobs`; the admin role is re-checked on every request."""
+    lifetime = int(jobs_dashboard.LIFETIME.total_seconds())
+    response = jsonify({"url": f"{jobs_dashboard.PATH}/", "expires_in": lifetime})
+    return jobs_dashboard.issue_pass(response, current_user())
 
 
 @bp.get("/engine")

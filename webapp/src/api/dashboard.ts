@@ -25,3 +25,8 @@ export function resumeEngine(): Promise<EngineStatus> {
 export function applyEngine(): Promise<EngineStatus> {
   return apiRequest<EngineStatus>('/engine/apply', { method: 'POST' })
 }
+
+/** `POST /api/jobs/session` (admin) — a 30-minute pass (HttpOnly cookie) to rq-dashboard. */
+export function openJobsSession(): Promise<{ url: string; expires_in: number }> {
+  return apiRequest<{ url: string; expires_in: number }>('/jobs/session', { method: 'POST' })
+}

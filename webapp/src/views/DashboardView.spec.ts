@@ -18,6 +18,7 @@ vi.mock('@/api/dashboard', () => ({
   pauseEngine: vi.fn(),
   resumeEngine: vi.fn(),
   applyEngine: vi.fn(),
+  openJobsSession: vi.fn(),
 }))
 vi.mock('@/api/logs', () => ({ acknowledgeLog: vi.fn(), acknowledgeAllLogs: vi.fn() }))
 vi.mock('@/api/onboarding', () => ({
@@ -189,5 +190,15 @@ describe('DashboardView', () => {
     expect(useDashboardStore().data).not.toBeNull()
     const { useOnboardingStore } = await import('@/stores/onboarding')
     expect(useOnboardingStore().open).toBe(false)
+  })
+
+  it('offers the job dashboard to admins only', async () => {
+    fetchMock.mockResolvedValue(makeDashboard())
+    const asTrader = await mountPage(pinia)
+    expect(asTrader.find('[data-testid="open-jobs"]').exists()).toBe(false)
+    asTrader.unmount()
+    signInAs('admin')
+    const asAdmin = await mountPage(pinia)
+    expect(asAdmin.find('[data-testid="open-jobs"]').exists()).toBe(true)
   })
 })
