@@ -58,11 +58,12 @@ export const useOnboardingStore = defineStore('onboarding', () => {
     return progress.value
   }
 
-  /** On the landing page: open by itself for a newcomer (no account, never dismissed). */
-  async function start(forUser: string): Promise<void> {
+  /** On the landing page: open by itself for a newcomer (no account, never dismissed) who may
+   * act on it (`autoOpen`: traders and above; a viewer can still open it from the button). */
+  async function start(forUser: string, autoOpen = true): Promise<void> {
     userId = forUser
     await load()
-    if (progress.value && !progress.value.has_account && !dismissed()) {
+    if (autoOpen && progress.value && !progress.value.has_account && !dismissed()) {
       step.value = firstOpenStep()
       open.value = true
     }
