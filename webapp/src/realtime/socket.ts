@@ -30,7 +30,7 @@ export const realtimeStatus = readonly(status)
 
 function dispatchServerEvents(s: EngineSocket): void {
   s.on('group.updated', (group) => {
-    usePositionsStore().upsert(group)
+    usePositionsStore().receive(group)
     usePerformanceStore().onGroupUpdated(group)
     useDashboardStore().onChange()
     useOnboardingStore().onGroupUpdated(group)
