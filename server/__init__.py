@@ -20,6 +20,7 @@ def create_app(config: BaseConfig | str | None = None, *, web: bool = True) -> F
     from server.api import register_blueprints
     from server.api.errors import register_error_handlers
     from server.extensions import limiter, socketio
+    from server.jobs_dashboard import register_jobs_dashboard
     from server.jwt_setup import configure_jwt
     from server.logging_setup import configure_logging
     from server.persistence.db import init_db
@@ -60,6 +61,7 @@ def create_app(config: BaseConfig | str | None = None, *, web: bool = True) -> F
     events.use_emitter(socketio)
     register_error_handlers(app)
     register_blueprints(app)
+    register_jobs_dashboard(app)
     register_socket_handlers(socketio)
     register_spa(app)
     logging.getLogger(__name__).debug("app created (%s)", cfg.ENV_NAME)

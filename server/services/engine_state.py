@@ -60,7 +60,15 @@ def _announce(user_id, record: dict) -> None:
         {"level": "critical", "kind": "trading_paused", "message": record["reason"], **record},
         user_id,
     )
-    events.publish(events.Event.ENGINE_STATUS, {"status": record["status"], **record}, user_id)
+    events.publish(events.Event.ENGINE_STATUS, _status_payload(user_id), user_id)
+
+
+def _status_payload(user_id) -> dict:
+    """The `engine.status` event carries the `GET /api/engine` resource (API.md: events have
+    the REST shape)."""
+    from server.services.engine import status_of
+
+    return status_of(user_id)
 
 
 def resume_user(user_id, reason: str) -> bool:
@@ -72,7 +80,7 @@ def resume_user(user_id, reason: str) -> bool:
         )
         from server import events
 
-        events.publish(events.Event.ENGINE_STATUS, {"status": RUNNING}, user_id)
+        events.publish(events.Event.ENGINE_STATUS, _status_payload(user_id), user_id)
     return lifted
 
 

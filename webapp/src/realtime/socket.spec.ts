@@ -59,6 +59,7 @@ describe('realtime socket', () => {
   it('upserts group.updated payloads into the positions store', () => {
     openRealtime('tok-1')
     emit('group.updated', makeGroup({ id: 'g1', symbol: 'XRPUSDT' }))
+    usePositionsStore().flushLive() // live updates are applied in batches
 
     expect(usePositionsStore().groups.map((g) => g.symbol)).toEqual(['XRPUSDT'])
   })

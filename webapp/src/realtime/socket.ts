@@ -7,7 +7,9 @@
 import { io, type Socket } from 'socket.io-client'
 import { readonly, ref } from 'vue'
 import { refreshAccessToken } from '@/api/client'
+import { useDashboardStore } from '@/stores/dashboard'
 import { useLogsStore } from '@/stores/logs'
+import { useOnboardingStore } from '@/stores/onboarding'
 import { usePerformanceStore } from '@/stores/performance'
 import { usePositionsStore } from '@/stores/positions'
 import { useRiskStore } from '@/stores/risk'
@@ -29,13 +31,29 @@ export const realtimeStatus = readonly(status)
 
 function dispatchServerEvents(s: EngineSocket): void {
   s.on('group.updated', (group) => {
-    usePositionsStore().upsert(group)
+    usePositionsStore().receive(group)
     usePerformanceStore().onGroupUpdated(group)
+    useDashboardStore().onChange()
+    useOnboardingStore().onGroupUpdated(group)
   })
   s.on('order.updated', (order) => usePositionsStore().applyOrderUpdate(order))
-  s.on('log.created', (line) => useLogsStore().receive(line))
-  s.on('risk.updated', (panel) => useRiskStore().receivePanel(panel))
-  s.on('risk.action', (action) => useRiskStore().receiveAction(action))
+  s.on('log.created', (line) => {
+    useLogsStore().receive(line)
+    useDashboardStore().onLogCreated(line)
+  })
+  s.on('risk.updated', (panel) => {
+    useRiskStore().receivePanel(panel)
+    useDashboardStore().onChange()
+  })
+  s.on('risk.action', (action) => {
+    useRiskStore().receiveAction(action)
+    useDashboardStore().onChange()
+  })
+  s.on('engine.status', (status) => useDashboardStore().onEngineStatus(status))
+  s.on('pool.updated', (pool) => useDashboardStore().onPoolUpdated(pool))
+  for (const name of ['queue.updated', 'alert.created'] as const) {
+    s.on(name, () => useDashboardStore().onChange())
+  }
 }
 
 function watchConnection(s: EngineSocket): void {
@@ -46,6 +64,7 @@ function watchConnection(s: EngineSocket): void {
     if (wasConnected) {
       void usePositionsStore().refresh()
       void useLogsStore().refresh()
+      void useDashboardStore().refresh()
     }
     wasConnected = true
   })

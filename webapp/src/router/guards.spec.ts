@@ -48,10 +48,10 @@ describe('route guards', () => {
     expect(router.currentRoute.value.name).toBe('register')
   })
 
-  it('sends a signed-in user away from /login to the positions', async () => {
+  it('sends a signed-in user away from /login to the dashboard', async () => {
     signedInAs('trader')
     await router.push('/login')
-    expect(router.currentRoute.value.fullPath).toBe('/positions')
+    expect(router.currentRoute.value.fullPath).toBe('/')
   })
 
   it('opens /users for an admin only', async () => {

@@ -22,6 +22,7 @@ declare module 'vue-router' {
 
 /** Pages built so far; every other console page shows the "Not built yet" state. */
 const BUILT_VIEWS: Partial<Record<string, RouteComponent | (() => Promise<RouteComponent>)>> = {
+  dashboard: () => import('@/views/DashboardView.vue'),
   positions: () => import('@/views/PositionsView.vue'),
   settings: () => import('@/views/SettingsView.vue'),
   logs: () => import('@/views/LogsView.vue'),

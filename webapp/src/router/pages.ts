@@ -1,7 +1,7 @@
 import type { Role } from '@/types/auth'
 
 /** Where a trader lands after signing in. */
-export const HOME_AFTER_LOGIN = '/positions'
+export const HOME_AFTER_LOGIN = '/'
 
 /** One page of the console, as the side navigation lists it. */
 export interface ConsolePage {

@@ -1,9 +1,10 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPinia, setActivePinia } from 'pinia'
-import { usePositionsStore } from './positions'
+import { LIVE_BATCH_MS, usePositionsStore } from './positions'
 import { fetchPositionGroups } from '@/api/positions'
 import { ApiError } from '@/api/errors'
 import { makeGroup } from '@/testing/groups'
+import type { PositionGroup } from '@/types/positions'
 
 vi.mock('@/api/positions', () => ({ fetchPositionGroups: vi.fn(), fetchPositionDetail: vi.fn(), closePosition: vi.fn() }))
 const fetchGroups = vi.mocked(fetchPositionGroups)
@@ -107,5 +108,45 @@ describe('positions store', () => {
     expect(store.error).toMatchObject({ status: 503, message: 'database unavailable' })
     expect(store.loading).toBe(false)
     expect(store.loaded).toBe(false)
+  })
+})
+
+describe('positions store, live batches', () => {
+  beforeEach(() => {
+    setActivePinia(createPinia())
+    fetchGroups.mockReset()
+    vi.useFakeTimers()
+  })
+
+  it('applies a burst of group.updated in one list replacement, newest values, arrival order', async () => {
+    fetchGroups.mockResolvedValueOnce([A, B])
+    const store = usePositionsStore()
+    await store.load('open')
+    const before = store.groups
+
+    store.receive({ ...A, unrealized_pnl_usd: '1' })
+    store.receive(C)
+    store.receive({ ...A, unrealized_pnl_usd: '2' })
+    const D = makeGroup({ id: 'd', symbol: 'XRPUSDT' })
+    store.receive(D)
+    expect(store.groups).toBe(before) // nothing yet: the batch waits
+    await vi.advanceTimersByTimeAsync(LIVE_BATCH_MS)
+
+    expect(store.groups.map((g) => g.id)).toEqual(['d', 'c', 'a', 'b'])
+    expect(store.groups.find((g) => g.id === 'a')?.unrealized_pnl_usd).toBe('2')
+    vi.useRealTimers()
+  })
+
+  it('keeps live updates that arrive while a load is in flight', async () => {
+    let answer: (groups: PositionGroup[]) => void = () => {}
+    fetchGroups.mockReturnValueOnce(new Promise((resolve) => (answer = resolve)))
+    const store = usePositionsStore()
+    const loading = store.load('open')
+    store.receive({ ...B, unrealized_pnl_usd: '9' })
+    store.flushLive()
+    answer([A, B])
+    await loading
+    expect(store.groups.find((g) => g.id === 'b')?.unrealized_pnl_usd).toBe('9')
+    vi.useRealTimers()
   })
 })

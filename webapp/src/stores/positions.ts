@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia'
-import { ref } from 'vue'
+import { ref, shallowRef } from 'vue'
 import { closePosition, fetchPositionDetail, fetchPositionGroups } from '@/api/positions'
 import { ApiError } from '@/api/errors'
 import type {
@@ -24,6 +24,11 @@ const TICK_FIELDS: ReadonlySet<string> = new Set(['unrealized_pnl_usd', 'unreali
 /** After an event for an expanded group, its detail is re-read (for the event trail) this much later;
  *  events arriving meanwhile share the one re-read. */
 export const DETAIL_REFRESH_DELAY_MS = 400
+
+/** Live `group.updated` events are applied to the list together, at most this often: with
+ *  thousands of groups and dozens of events a second, re-rendering the table per event would
+ *  block the page (docs/performance.md, "Console under load"). */
+export const LIVE_BATCH_MS = 250
 
 export function matchesFilter(group: PositionGroup, filter: PositionsFilter): boolean {
   if (filter === 'all') return true
@@ -115,7 +120,9 @@ function changedBeyondTicks(before: PositionGroup, after: PositionGroup): boolea
  * `order.updated` (merged into its leg) and `group.updated`, each followed by one coalesced re-read.
  */
 export const usePositionsStore = defineStore('positions', () => {
-  const groups = ref<PositionGroup[]>([])
+  /** Replaced, never mutated in place: a shallow ref, so thousands of rows are not made deeply
+   *  reactive (the table re-indexes them on every change; docs/performance.md). */
+  const groups = shallowRef<PositionGroup[]>([])
   const filter = ref<PositionsFilter>('open')
   const loading = ref(false)
   const loaded = ref(false)
@@ -142,10 +149,48 @@ export const usePositionsStore = defineStore('positions', () => {
     const index = groups.value.findIndex((existing) => existing.id === group.id)
     if (index >= 0) {
       // Kept in place even if it no longer matches the filter: the trader sees it close.
-      groups.value.splice(index, 1, group)
+      const next = groups.value.slice()
+      next.splice(index, 1, group)
+      groups.value = next
     } else if (matchesFilter(group, filter.value)) {
-      groups.value.unshift(group)
+      groups.value = [group, ...groups.value]
     }
+  }
+
+  /** Live updates waiting for the next batch, the newest per group. */
+  const pendingLive = new Map<string, PositionGroup>()
+  let liveTimer: ReturnType<typeof setTimeout> | null = null
+
+  /** Applies a batch to the list with one array replacement (one table re-render). */
+  function applyMany(batch: PositionGroup[]): void {
+    const list = groups.value.slice()
+    const index = new Map(list.map((group, i) => [group.id, i]))
+    const added: PositionGroup[] = []
+    for (const group of batch) {
+      const at = index.get(group.id)
+      if (at !== undefined) list[at] = group
+      else if (matchesFilter(group, filter.value)) added.unshift(group)
+    }
+    groups.value = added.length ? [...added, ...list] : list
+  }
+
+  /** Applies the waiting live updates now. */
+  function flushLive(): void {
+    if (liveTimer !== null) clearTimeout(liveTimer)
+    liveTimer = null
+    if (!pendingLive.size) return
+    const batch = [...pendingLive.values()]
+    pendingLive.clear()
+    applyMany(batch)
+  }
+
+  /** `group.updated`: the expanded detail at once, the list in the next batch. */
+  function receive(group: PositionGroup): void {
+    updatesDuringLoad?.push(group)
+    pendingLive.delete(group.id) // re-inserted last: a new group keeps its arrival order
+    pendingLive.set(group.id, group)
+    applyGroupToDetail(group)
+    if (liveTimer === null) liveTimer = setTimeout(flushLive, LIVE_BATCH_MS)
   }
 
   /** Inserts a group at the top, or replaces the one with the same id where it stands. */
@@ -334,9 +379,14 @@ export const usePositionsStore = defineStore('positions', () => {
     refreshTimers.forEach((timer) => clearTimeout(timer))
     refreshTimers.clear()
     detailUpdatesDuringLoad.clear()
+    if (liveTimer !== null) clearTimeout(liveTimer)
+    liveTimer = null
+    pendingLive.clear()
   }
 
   return {
+    receive,
+    flushLive,
     groups,
     filter,
     loading,

@@ -4,6 +4,8 @@ import * as authApi from '@/api/auth'
 import { ApiError } from '@/api/errors'
 import { accessToken, clearTokens, getAccessToken, getRefreshToken, saveTokens } from '@/api/tokens'
 import { closeRealtime, openRealtime } from '@/realtime/socket'
+import { useDashboardStore } from '@/stores/dashboard'
+import { useOnboardingStore } from '@/stores/onboarding'
 import { usePositionsStore } from '@/stores/positions'
 import { roleAtLeast } from '@/utils/roles'
 import type { AuthSession, LoginRequest, RegisterRequest, Role, UserProfile } from '@/types/auth'
@@ -64,6 +66,8 @@ export const useSessionStore = defineStore('session', () => {
     profileError.value = null
     closeRealtime()
     usePositionsStore().reset()
+    useDashboardStore().reset()
+    useOnboardingStore().reset()
   }
 
   /** Revokes the tokens on the server (best effort), then forgets the session. */

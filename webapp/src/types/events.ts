@@ -1,3 +1,4 @@
+import type { EngineStatus, PoolUsage } from './dashboard'
 import type { LogLine } from './logs'
 import type { OrderUpdate, PositionGroup } from './positions'
 import type { RiskAction, RiskPanel } from './risk'
@@ -13,6 +14,13 @@ export interface ServerToClientEvents {
   'risk.updated': (panel: RiskPanel) => void
   /** A risk action was recorded or finished. */
   'risk.action': (action: RiskAction) => void
+  /** The engine status of the signed-in user changed (the `GET /api/engine` shape). */
+  'engine.status': (status: EngineStatus) => void
+  /** The pool's slots changed (`used`/`max`, maybe `queued`). */
+  'pool.updated': (pool: Partial<PoolUsage>) => void
+  /** The queue or an alert changed: the dashboard re-reads its figures. */
+  'queue.updated': (payload: unknown) => void
+  'alert.created': (payload: unknown) => void
 }
 
 /** The app emits nothing to the server yet. */

@@ -19,6 +19,7 @@ async function mountView(view: typeof LoginView | typeof RegisterView) {
       { path: '/login', component: Blank },
       { path: '/register', component: Blank },
       { path: '/positions', component: Blank },
+      { path: '/', component: Blank },
     ],
   })
   await router.push('/login')

@@ -1,0 +1,142 @@
+"""The dashboard's one read (API.md `GET /api/dashboard`, SPEC §4.1, §5, §6, §7).
+
+- `active_groups`: groups neither closed nor failed (waiting ones included: they are the
+  trader's, queued for a slot);
+- `pool`: `used` = groups holding a slot (SPEC §4.1: from `live` until `closed`/`failed`, i.e.
+  live / partially_filled / active / closing), `max` = the settings' `pool.max_open_groups`;
+- `queued`: entry signals waiting for a slot;
+- `pnl`: realised = Σ `realized_pnl_usd` of every group (a leg take-profit of an open group is
+  realised too), unrealised = Σ `unrealized_pnl_usd` of the open groups (as the equity snapshots,
+  `services/equity.py`), total = both, `total_percent` = total / `capital.total_capital_usd`
+  × 100, 8 decimals toward zero (as the groups' own PnL %);
+- `last_webhook_at`: the newest webhook received for the user, whatever its outcome;
+- `engine_status` (`running|paused|degraded|error`) with the whole status in `engine`;
+- `risk`: enabled, last run, next run, last action;
+- `alerts`: unacknowledged WARNING/ERROR/CRITICAL lines, newest first (`alerts_total` counts all).
+
+The risk block is `risk.status(user_id)`; the pool figures come through `_pool_usage`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from server.api.serializers import money
+from server.clock import isoformat
+from server.domain.enums import FINISHED_GROUP_STATUSES, GroupStatus
+from server.domain.exact import ZERO, add
+from server.domain.pnl import unrealised_percent
+from server.persistence.models import (
+    PositionGroup,
+    QueuedSignal,
+    SystemLog,
+    User,
+    WebhookLog,
+)
+from server.services import engine, risk
+from server.services.logs import ALERT_LEVELS, log_out
+from server.services.settings import current_settings
+
+ALERTS_SHOWN = 20
+_FINISHED = [s.value for s in FINISHED_GROUP_STATUSES]
+SLOT_STATUSES = (
+    GroupStatus.LIVE.value,
+    GroupStatus.PARTIALLY_FILLED.value,
+    GroupStatus.ACTIVE.value,
+    GroupStatus.CLOSING.value,
+)
+
+
+def _settings_of(user_id) -> dict:
+    return current_settings(User(id=user_id))[1]
+
+
+def _pool_usage(user_id) -> dict:
+    """`pool.usage(user_id)` until the pool issue lands: slots held (SPEC §4.1), the limit,
+    what is free, and the signals waiting (one `QueuedSignal` row each, status `queued`)."""
+    used = (
+        PositionGroup.select()
+        .where((PositionGroup.user == user_id) & PositionGroup.status.in_(SLOT_STATUSES))
+        .count()
+    )
+    limit = int(_settings_of(user_id)["pool"]["max_open_groups"])
+    queued = (
+        QueuedSignal.select()
+        .where((QueuedSignal.user == user_id) & (QueuedSignal.status == "queued"))
+        .count()
+    )
+    return {"used": used, "max": limit, "free": max(limit - used, 0), "queued": queued}
+
+
+def _pnl(user_id, settings: dict) -> dict:
+    realised, unrealised = ZERO, ZERO
+    rows = PositionGroup.select(
+        PositionGroup.status, PositionGroup.realized_pnl_usd, PositionGroup.unrealized_pnl_usd
+    ).where(PositionGroup.user == user_id)
+    for status, realized, unrealized in rows.tuples().iterator():
+        realised = add(realised, Decimal(realized or 0))
+        if status not in _FINISHED:
+            unrealised = add(unrealised, Decimal(unrealized or 0))
+    total = add(realised, unrealised)
+    capital = Decimal(settings["capital"]["total_capital_usd"])
+    return {
+        "realized_usd": money(realised),
+        "unrealized_usd": money(unrealised),
+        "total_usd": money(total),
+        "total_percent": money(unrealised_percent(total, capital)),
+        "capital_usd": money(capital),
+    }
+
+
+def _alerts(user_id) -> tuple[list[dict], int]:
+    query = SystemLog.select().where(
+        (SystemLog.user == user_id)
+        & (SystemLog.acknowledged == False)  # noqa: E712
+        & SystemLog.level.in_(list(ALERT_LEVELS))
+    )
+    rows = query.order_by(SystemLog.created_at.desc(), SystemLog.id.desc()).limit(ALERTS_SHOWN)
+    return [log_out(r) for r in rows], query.count()
+
+
+def _last_webhook(user_id) -> WebhookLog | None:
+    return (
+        WebhookLog.select(WebhookLog.created_at, WebhookLog.status, WebhookLog.symbol)
+        .where(WebhookLog.user == user_id)
+        .order_by(WebhookLog.created_at.desc())
+        .first()
+    )
+
+
+def dashboard(owner: User) -> dict:
+    """Everything the dashboard shows for `owner`, read now."""
+    _version, settings = current_settings(owner)
+    active = (
+        PositionGroup.select()
+        .where((PositionGroup.user == owner.id) & PositionGroup.status.not_in(_FINISHED))
+        .count()
+    )
+    pool = _pool_usage(owner.id)
+    alerts, alerts_total = _alerts(owner.id)
+    webhook = _last_webhook(owner.id)
+    status = engine.status_of(owner.id)
+    return {
+        "active_groups": active,
+        "pool": pool,
+        "queued": pool["queued"],
+        "pnl": _pnl(owner.id, settings),
+        "last_webhook_at": isoformat(webhook.created_at) if webhook else None,
+        "last_webhook": (
+            {
+                "at": isoformat(webhook.created_at),
+                "status": webhook.status,
+                "symbol": webhook.symbol,
+            }
+            if webhook
+            else None
+        ),
+        "engine_status": status["status"],
+        "engine": status,
+        "risk": risk.status(owner.id),
+        "alerts": alerts,
+        "alerts_total": alerts_total,
+    }
