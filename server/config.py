@@ -86,6 +86,9 @@ class BaseConfig:
         self.PRICE_MONITOR_MS = _env_int("PRICE_MONITOR_MS", 500)
         self.TP_SWEEP_SEC = _env_int("TP_SWEEP_SEC", 5)
         self.EQUITY_SNAPSHOT_SEC = _env_int("EQUITY_SNAPSHOT_SEC", 300)
+        # Pool and queue (docs/decisions.md "Pool and queue"): the queue sweep re-scores,
+        # expires and promotes (SPEC §5: "a periodic sweep, default every 5 s").
+        self.QUEUE_SWEEP_SEC = _env_int("QUEUE_SWEEP_SEC", 5)
         # Test and chaos knob: a random 0..N ms pause while a worker holds a lane (default 0).
         self.SIGNAL_PROCESSING_JITTER_MS = _env_int("SIGNAL_PROCESSING_JITTER_MS", 0)
         self.RQ_QUEUE_PREFIX = _env("RQ_QUEUE_PREFIX", "")
