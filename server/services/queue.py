@@ -482,7 +482,11 @@ def _users_to_sweep() -> set[str]:
     store = pool.store()
     pattern = store.pool_key("*")
     for key in store.client.scan_iter(match=pattern, count=500):
-        users.add(str(key).rsplit(":", 1)[-1])
+        name = str(key).rsplit(":", 1)[-1]
+        try:
+            users.add(str(uuid.UUID(name)))
+        except ValueError:
+            continue  # the marker key
     return users
 
 
