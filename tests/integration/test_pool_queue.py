@@ -146,7 +146,7 @@ def test_sweep_rescores_then_a_release_promotes_at_the_market(app, client, trade
     with app.app_context():
         closed = closing.close_group(group.id, reason="test close", trigger="manual")
     assert closed.status == "closed"
-    promoted = PositionGroup.get((PositionGroup.timeframe == 15))
+    promoted = PositionGroup.get(PositionGroup.timeframe == 15)
     assert promoted.status in ("live", "partially_filled", "active")
     pyramid = Pyramid.get(Pyramid.group == promoted.id)
     assert pyramid.entry_price == Decimal("63360")  # the market, not the queued 64000
