@@ -58,7 +58,7 @@ OPEN = [s.value for s in OPEN_GROUP_STATUSES]
 PRICE_MAX_AGE_MS = 15_000
 RECONCILE_GRACE_MS = 30_000  # a slot or row younger than this may belong to an open transaction
 MAX_PROMOTIONS_PER_CALL = 1000
-EVENT_ITEMS = 500
+EVENT_ITEMS = 100  # queue.updated carries the top of the queue and the total
 
 
 class QueueActionRefused(Exception):
@@ -202,8 +202,11 @@ def enqueue(signal: Signal, account_id, *, forced: bool = False) -> QueuedSignal
     user_id = row.user_id
 
     def rank_and_promote() -> None:
-        _put_now(row)
-        promote_ready(user_id)  # a slot may have freed since the pool said no
+        try:
+            _put_now(row)
+            promote_ready(user_id)  # a slot may have freed since the pool said no
+        except Exception:  # the row is committed: the sweep ranks and promotes it later
+            log.exception("queued signal %s not ranked yet; the sweep will", row.id)
 
     after_commit(rank_and_promote)
     _announce(user_id)
@@ -405,6 +408,15 @@ def promote_ready(user_id) -> int:
                     )
                 )
                 break
+            except Exception as exc:  # a broken signal must not block the queue behind it
+                log.exception("promotion of %s failed", row.id)
+                reason = f"not promoted: internal error ({type(exc).__name__}: {exc})"
+                _finish_row(row.id, "failed", reason)
+                _mark_signal(row.signal_id, "rejected", reason)
+                system_log(LogLevel.ERROR, LogCategory.TRADING, f"{row.symbol}: {reason}",
+                           user_id=user_id, symbol=row.symbol)  # fmt: skip
+                if slot_held:
+                    after_commit(lambda s=slot_id: pool.store().free_slot(user_id, s))
             _announce(user_id, pool_too=True)
         if promotion is not None:
             done += 1
@@ -627,24 +639,31 @@ def sweep() -> dict[str, int]:
 
 
 def queue_out(user_id, limit: int | None = None) -> dict:
-    """GET /api/queue: queued signals in priority order (API.md fields, plus a few)."""
+    """GET /api/queue: queued signals in priority order (API.md fields, plus a few). With a
+    `limit` (the events) only the top of the queue is read: O(limit), not O(queue)."""
     if not db.in_transaction():
         pool.ensure_built()
-    ranked = pool.store().ranked(user_id)
-    rows = {
-        str(r.id): r
-        for r in QueuedSignal.select().where(
-            (QueuedSignal.user == user_id) & (QueuedSignal.status == "queued")
-        )
-    }
+    store = pool.store()
+    end = -1 if limit is None else limit - 1
+    ranked = [
+        (str(m), float(sc))
+        for m, sc in store.client.zrevrange(store.queue_key(user_id), 0, end, withscores=True)
+    ]
+    query = QueuedSignal.select().where(
+        (QueuedSignal.user == user_id) & (QueuedSignal.status == "queued")
+    )
+    if limit is not None:
+        query = query.where(QueuedSignal.id.in_([qp.id_of(m) for m, _ in ranked] or [None]))
+    rows = {str(r.id): r for r in query}
     settings = effective_settings(User.get_by_id(user_id))
     capital = group_capital(settings)
     now = utcnow()
-    order = [(qp.id_of(m), s) for m, s in ranked if qp.id_of(m) in rows]
-    seen = {i for i, _ in order}
-    order += [
-        (i, None) for i, r in sorted(rows.items(), key=lambda kv: kv[1].queued_at) if i not in seen
-    ]
+    order = [(qp.id_of(m), sc) for m, sc in ranked if qp.id_of(m) in rows]
+    if limit is None:  # queued in PostgreSQL, not ranked yet (a moment after the commit)
+        seen = {i for i, _ in order}
+        later = sorted((r.queued_at, i) for i, r in rows.items() if i not in seen)
+        order += [(i, None) for _, i in later]
+    total = len(order) if limit is None else store.queued(user_id)
     items = []
     for rank, (row_id, score) in enumerate(order, start=1):
         if limit is not None and rank > limit:
@@ -673,4 +692,4 @@ def queue_out(user_id, limit: int | None = None) -> dict:
                 ),
             }
         )
-    return {"items": items, "total": len(order), "generated_at_ms": int(time.time() * 1000)}
+    return {"items": items, "total": total, "generated_at_ms": int(time.time() * 1000)}
