@@ -10,6 +10,7 @@ import { refreshAccessToken } from '@/api/client'
 import { useLogsStore } from '@/stores/logs'
 import { usePerformanceStore } from '@/stores/performance'
 import { usePositionsStore } from '@/stores/positions'
+import { useQueueStore } from '@/stores/queue'
 import type { ClientToServerEvents, ServerToClientEvents } from '@/types/events'
 
 export type RealtimeStatus = 'offline' | 'connecting' | 'live' | 'refused'
@@ -33,6 +34,8 @@ function dispatchServerEvents(s: EngineSocket): void {
   })
   s.on('order.updated', (order) => usePositionsStore().applyOrderUpdate(order))
   s.on('log.created', (line) => useLogsStore().receive(line))
+  s.on('queue.updated', (list) => useQueueStore().onQueueUpdated(list))
+  s.on('pool.updated', (pool) => useQueueStore().onPoolUpdated(pool))
 }
 
 function watchConnection(s: EngineSocket): void {
@@ -43,6 +46,7 @@ function watchConnection(s: EngineSocket): void {
     if (wasConnected) {
       void usePositionsStore().refresh()
       void useLogsStore().refresh()
+      if (useQueueStore().loaded) void useQueueStore().load()
     }
     wasConnected = true
   })

@@ -27,6 +27,7 @@ const BUILT_VIEWS: Partial<Record<string, RouteComponent | (() => Promise<RouteC
   logs: () => import('@/views/LogsView.vue'),
   users: () => import('@/views/UsersView.vue'),
   performance: () => import('@/views/PerformanceView.vue'),
+  queue: () => import('@/views/QueueView.vue'),
 }
 
 const pageRoutes: RouteRecordRaw[] = CONSOLE_PAGES.map((page) => ({
