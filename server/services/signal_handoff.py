@@ -159,7 +159,7 @@ def _pyramid(signal: Signal, group: PositionGroup, settings: dict, decision) -> 
             if not pool.try_take_pyramid_slot(placement.group, index, settings):
                 raise _NoPyramidSlot
     except _NoPyramidSlot:
-        account = ExchangeAccount.get_by_id(group.account_id)
+        account = ExchangeAccount.get_by_id(signal.account_id)
         replaced = _replace_queued(signal, account)
         if replaced is not None:
             replaced.group = group
@@ -216,6 +216,14 @@ def _cancel(group: PositionGroup) -> HandOff:
     )
 
 
+def _drop_queued_too(signal: Signal, handoff: HandOff) -> HandOff:
+    """An exit/cancel also drops the lane's queued entry (a pyramid queued while pyramids
+    count toward the pool)."""
+    if queue.drop_for_lane(signal, signal.intent) is not None:
+        handoff.reason += "; the lane's queued entry signal was dropped from the queue"
+    return handoff
+
+
 def hand_off(
     signal: Signal,
     decision: Decision,
@@ -239,9 +247,9 @@ def hand_off(
         if kind is Classification.PYRAMID and group is not None:
             return _pyramid(signal, group, settings, decision)
     if kind is Classification.EXIT and group is not None:
-        return _exit(group)
+        return _drop_queued_too(signal, _exit(group))
     if kind is Classification.CANCEL and group is not None:
-        return _cancel(group)
+        return _drop_queued_too(signal, _cancel(group))
     if group is None and signal.intent in ("exit", "cancel") and signal.account_id is not None:
         dropped = queue.drop_for_lane(signal, signal.intent)
         if dropped is not None:

@@ -237,3 +237,38 @@ def test_expiry_and_rebuild_after_redis_lost_its_copy(app, client, trader, sim):
     assert SystemLog.select().where(SystemLog.message.contains("rebuilt from PostgreSQL")).exists()
     (item,) = client.get("/api/queue", headers=headers).json["items"]
     assert item["timeframe"] == 15
+
+
+def test_a_queued_pyramid_continuation_goes_first_and_joins_its_group(app, client, trader, sim):
+    """count_pyramids_toward_pool, max_open_groups 2: groups on lanes 60 and 240 hold both
+    slots. An entry for lane 15 queues first (a new group); then a second entry for lane 60
+    needs a slot for its pyramid and queues too — as a pyramid continuation it is ranked
+    first although it is younger. Closing lane 240 frees a slot: the continuation takes it and
+    becomes pyramid 1 of the lane-60 group (which then holds two slots); lane 15 waits."""
+    user, headers, secret, _ = trader
+    sim.price("BTCUSDT", "64250.5")
+    _settings(client, headers, max_open_groups=2, count_pyramids_toward_pool=True)
+    _send(app, client, user, _entry(secret, 60))
+    _send(app, client, user, _entry(secret, 240))
+    assert _send(app, client, user, _entry(secret, 15)).classification == "queued"
+    pyramid_signal = _send(app, client, user, _entry(secret, 60, "64000"))
+    assert pyramid_signal.classification == "queued"
+    assert "the pyramid (count_pyramids_toward_pool) waits" in pyramid_signal.reason
+    items = client.get("/api/queue", headers=headers).json["items"]
+    assert [(i["timeframe"], i["is_pyramid_continuation"], i["priority_rank"]) for i in items] == [
+        (60, True, 1),
+        (15, False, 2),
+    ]
+    sixty = PositionGroup.get(PositionGroup.timeframe == 60)
+    two_forty = PositionGroup.get(PositionGroup.timeframe == 240)
+    with app.app_context():
+        closing.close_group(two_forty.id, reason="test close", trigger="manual")
+    sixty = PositionGroup.get_by_id(sixty.id)
+    assert sixty.pyramid_count == 2
+    row = QueuedSignal.get(QueuedSignal.signal == pyramid_signal.id)
+    assert row.status == "promoted" and "pyramid 1 of the open group" in row.reason
+    with app.app_context():
+        view = pool.pool_out(user.id)
+    assert view["used"] == 2 and view["groups"] == [str(sixty.id)]
+    (waiting,) = client.get("/api/queue", headers=headers).json["items"]
+    assert waiting["timeframe"] == 15
