@@ -1,6 +1,7 @@
 """Benchmark of the queue (run as a script; not collected by pytest).
 
-    .venv/bin/python tests/perf/bench_queue.py [--queued 10000] [--ops 2000] [--json out.json]
+    .venv/bin/python tests/perf/bench_queue.py [--queued 10000] [--ops 5000] [--full 200]
+                                               [--json out.json]
 
 Against the real PostgreSQL (a fresh database, dropped afterwards) and Redis (BENCH_REDIS_URL,
 default database 10; only this run's key prefix is touched), one trader with `--queued`
@@ -154,7 +155,7 @@ def run(args) -> dict:
         out["rescore_all_ms"] = round((time.perf_counter() - t) * 1000, 1)
 
         full_enqueue, full_replace = [], []
-        for i in range(args.ops // 4):
+        for i in range(args.full):
             signal = Signal.create(user=user.id, account=account.id, dedupe_key=f"b:{i}",
                                    intent="entry", symbol="BTCUSDT", timeframe=100_000 + i,
                                    side="long", entry_price=Decimal("64000"), payload={},
@@ -182,7 +183,8 @@ def run(args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queued", type=int, default=10_000)
-    parser.add_argument("--ops", type=int, default=2_000)
+    parser.add_argument("--ops", type=int, default=5_000)
+    parser.add_argument("--full", type=int, default=200)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -222,6 +224,7 @@ def main() -> None:
     result |= {
         "queued": args.queued,
         "ops": args.ops,
+        "full": args.full,
         "wall_s": round(time.perf_counter() - started, 1),
         "loadavg_before": [round(x, 2) for x in load_before],
         "machine": f"{platform.system()} {platform.release()} {platform.machine()}, "
