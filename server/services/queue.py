@@ -502,9 +502,9 @@ def _users_to_sweep() -> set[str]:
     return users
 
 
-def _reconcile_slots(user_id, lanes: dict[tuple, str]) -> int:
+def _reconcile_slots(user_id, lanes: dict[tuple, str], limit: int) -> int:
     """Free slots whose group is no longer open (a release lost in a crash, a transaction
-    rolled back after taking one); give a slot to an open group that has none (forced)."""
+    rolled back after taking one); give a slot to an open group that has none (within the limit)."""
     store, now = pool.store(), pool.now_ms()
     open_ids = set(lanes.values())
     fixed = 0
@@ -521,8 +521,10 @@ def _reconcile_slots(user_id, lanes: dict[tuple, str]) -> int:
         if group is None or group.status not in OPEN:
             continue
         created = int(group.created_at.timestamp() * 1000)
-        if now - created > RECONCILE_GRACE_MS:
-            store.take(user_id, group_id, slot_value(group_id, now), 0)
+        # never over the limit: a group that closed since it was read must not overfill it
+        if now - created > RECONCILE_GRACE_MS and store.take(
+            user_id, group_id, slot_value(group_id, now), limit
+        ):
             fixed += 1
     if fixed:
         log.warning("pool of %s reconciled with PostgreSQL: %d slot(s) fixed", user_id, fixed)
@@ -620,7 +622,10 @@ def sweep() -> dict[str, int]:
         settings = effective_settings(user)
         lanes = _lane_groups(user_id)
         try:
-            totals["reconciled"] += pool.call(lambda u=user_id, la=lanes: _reconcile_slots(u, la))
+            limit = pool.limit_of(settings)
+            totals["reconciled"] += pool.call(
+                lambda u=user_id, la=lanes, m=limit: _reconcile_slots(u, la, m)
+            )
             rows = list(QueuedSignal.select().where(
                 (QueuedSignal.user == user_id) & (QueuedSignal.status == "queued")))  # fmt: skip
             kept = _expire(user_id, rows, settings)

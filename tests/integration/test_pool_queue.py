@@ -272,3 +272,27 @@ def test_a_queued_pyramid_continuation_goes_first_and_joins_its_group(app, clien
     assert view["used"] == 2 and view["groups"] == [str(sixty.id)]
     (waiting,) = client.get("/api/queue", headers=headers).json["items"]
     assert waiting["timeframe"] == 15
+
+
+def test_sweep_frees_a_leaked_slot_and_promotes(app, client, trader, sim):
+    """A release lost in a crash (the group is `closed` in PostgreSQL, its slot still held) and
+    a slot left by a rolled-back transaction (no such group) are freed by the sweep once older
+    than the 30 s grace, and the queued signal is promoted into the freed slot."""
+    user, headers, secret, _ = trader
+    sim.price("BTCUSDT", "64250.5")
+    _settings(client, headers, max_open_groups=2)
+    _send(app, client, user, _entry(secret, 60))
+    (group,) = PositionGroup.select()
+    raw = redis.Redis.from_url(TEST_REDIS, decode_responses=True)
+    (key,) = [k for k in raw.scan_iter(match=f"*engine:pool:{user.id}")]
+    long_ago = int(time.time() * 1000) - 60_000
+    raw.hset(key, "ghost", f"ghost|{long_ago}|n")  # a rolled-back transaction's slot
+    assert _send(app, client, user, _entry(secret, 15)).classification == "queued"
+    PositionGroup.update(status="closed").where(PositionGroup.id == group.id).execute()
+    raw.hset(key, str(group.id), f"{group.id}|{long_ago}|n")  # ... whose release was lost
+    with app.app_context():
+        totals = queue.sweep()
+    assert totals["reconciled"] == 2 and totals["promoted"] == 1
+    promoted = PositionGroup.get(PositionGroup.timeframe == 15)
+    with app.app_context():
+        assert pool.pool_out(user.id)["groups"] == [str(promoted.id)]
