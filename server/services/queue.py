@@ -278,6 +278,9 @@ def _open_promoted(row: QueuedSignal, slot_id: str, slot_held: bool, settings: d
     pyramid added). Raises ExchangeError when the market cannot be read (caller puts back)."""
     from server.services import positions
 
+    row = QueuedSignal.select().where(QueuedSignal.id == row.id).for_update().first()
+    if row is None or row.status != "queued":  # promoted/removed meanwhile: never twice
+        raise _NotQueued
     signal = Signal.get_by_id(row.signal_id)
     account = ExchangeAccount.get_by_id(row.account_id)
     waited = int((utcnow() - row.queued_at).total_seconds())
@@ -323,7 +326,7 @@ def _open_promoted(row: QueuedSignal, slot_id: str, slot_held: bool, settings: d
     if placement.refused:
         reason = f"promoted ({how}) after {waited} s but refused, nothing sent: {placement.refused}"
         _finish_row(row.id, "failed", reason)
-        _mark_signal(signal.id, "promoted", reason, group_id)
+        _mark_signal(signal.id, "rejected", reason, group_id)
         after_commit(lambda: pool.store().release_group(row.user_id, group_id))
         return Promotion(row, group_id, reason)
     over = " over the pool limit (forced)" if forced else ""
@@ -338,6 +341,10 @@ def _open_promoted(row: QueuedSignal, slot_id: str, slot_held: bool, settings: d
 
 
 class _PoolFull(Exception):
+    pass
+
+
+class _NotQueued(Exception):
     pass
 
 
@@ -400,6 +407,10 @@ def promote_ready(user_id) -> int:
             try:
                 with db.atomic():
                     promotion = _open_promoted(row, slot_id, slot_held, settings, "slot freed")
+            except _NotQueued:
+                if slot_held:
+                    after_commit(lambda s=slot_id: pool.store().free_slot(user_id, s))
+                continue
             except (ExchangeError, _PoolFull) as exc:
                 log.warning("promotion of %s deferred: %s", row.id, exc)
                 after_commit(
@@ -445,15 +456,22 @@ def _manual(row_id, user_id, *, forced: bool) -> Promotion:
             )
         if answer != 1:
             raise QueueActionRefused("the signal is no longer queued")
+        failure: Exception | None = None
         try:
             with db.atomic():
                 promotion = _open_promoted(row, slot_id, True, settings, how, forced)
                 if forced:
                     QueuedSignal.update(force_added=True).where(QueuedSignal.id == row.id).execute()
-        except ExchangeError as exc:
-            after_commit(lambda: _put_back(user_id, member, 0, slot_id))
-            raise QueueActionRefused(f"the market cannot be read now ({exc}); try again") from exc
-        _announce(user_id, pool_too=True)
+        except (_NotQueued, ExchangeError) as exc:
+            failure = exc  # the savepoint rolled back; Redis is put right below
+        else:
+            _announce(user_id, pool_too=True)
+    if failure is not None:  # outside the transaction: after_commit would never run here
+        pool.store().free_slot(user_id, slot_id)
+        if isinstance(failure, _NotQueued):
+            raise QueueActionRefused("the signal is no longer queued")
+        _put_now(row)
+        raise QueueActionRefused(f"the market cannot be read now ({failure}); try again")
     _after_promotion(promotion)
     return promotion
 

@@ -296,3 +296,27 @@ def test_sweep_frees_a_leaked_slot_and_promotes(app, client, trader, sim):
     promoted = PositionGroup.get(PositionGroup.timeframe == 15)
     with app.app_context():
         assert pool.pool_out(user.id)["groups"] == [str(promoted.id)]
+
+
+def test_a_promotion_that_cannot_read_the_market_puts_the_signal_back(app, client, trader, sim):
+    """Force add with `promotion_anchor = market` while the exchange answers 500 to ticker
+    reads: 409, nothing opened, the slot freed and the signal back in the queue."""
+    user, headers, secret, _ = trader
+    sim.price("BTCUSDT", "64250.5")
+    _settings(client, headers, max_open_groups=1)
+    _send(app, client, user, _entry(secret, 60))
+    _send(app, client, user, _entry(secret, 15))
+    (row,) = QueuedSignal.select()
+    sim.fault("http_500", path="/api/v3/ticker")
+    try:
+        r = client.post(f"/api/queue/{row.id}/force", headers=headers)
+    finally:
+        sim.http.delete("/__sim/faults")
+    assert r.status_code == 409, r.json
+    assert "market cannot be read" in r.json["error"]["message"]
+    assert QueuedSignal.get_by_id(row.id).status == "queued"
+    assert PositionGroup.select().count() == 1
+    view = client.get("/api/pool", headers=headers).json
+    assert (view["used"], view["over_limit"]) == (1, 0)
+    (item,) = client.get("/api/queue", headers=headers).json["items"]
+    assert item["id"] == str(row.id)
