@@ -16,7 +16,7 @@ from server.api.errors import ApiError, NotFound
 from server.api.guard import current_user, require_role
 from server.domain.enums import Role
 from server.persistence.models import QueuedSignal
-from server.services import pool, queue
+from server.services import pool, queue, queue_promotion
 from server.services.journal import audit
 
 bp = Blueprint("pool", __name__, url_prefix="/api")
@@ -66,7 +66,7 @@ def promote_queued(queued_id: str):
     """Promote now: open the group in the next free slot (409 when the pool is full)."""
     row = _own_queued(queued_id)
     try:
-        promotion = queue.promote_now(row.id, current_user().id)
+        promotion = queue_promotion.promote_now(row.id, current_user().id)
     except queue.QueueActionRefused as exc:
         raise ApiError(409, str(exc)) from None
     return _done(row, "promote", promotion)
@@ -78,7 +78,7 @@ def force_queued(queued_id: str):
     """Force add: open the group even when the pool is full (shown as over the limit)."""
     row = _own_queued(queued_id)
     try:
-        promotion = queue.force_add(row.id, current_user().id)
+        promotion = queue_promotion.force_add(row.id, current_user().id)
     except queue.QueueActionRefused as exc:
         raise ApiError(409, str(exc)) from None
     return _done(row, "force", promotion)

@@ -13,7 +13,7 @@ the old copy is still uncommitted (it would be missing from the new copy and the
 overfill).
 
 `release_slot` is called by the close routine once a group is `closed`/`failed`; it frees the
-slot and promotes from the queue in the same job (`services.queue.promote_ready`).
+slot and promotes from the queue in the same job (`services.queue_promotion.promote_ready`).
 """
 
 from __future__ import annotations
@@ -170,13 +170,13 @@ def try_take_pyramid_slot(group, index: int, settings: dict) -> bool:
 def release_slot(group) -> None:
     """Give back every slot `group` holds, then promote from the queue (SPEC §4.5: "free the
     slot, then promote") — in the caller's job. Called once the group is `closed`/`failed`."""
-    from server.services import queue
+    from server.services import queue_promotion
 
     freed = call(lambda: store().release_group(group.user_id, str(group.id)))
     if freed:
         publish_pool(group.user_id)
     try:
-        queue.promote_ready(group.user_id)
+        queue_promotion.promote_ready(group.user_id)
     except Exception:  # the close is done; the sweep promotes in a few seconds anyway
         log.exception("promotion after releasing %s failed", group.id)
 

@@ -23,7 +23,7 @@ from server.persistence.models import (
     SystemLog,
     WebhookLog,
 )
-from server.services import closing, pool, queue, signal_lanes
+from server.services import closing, pool, queue_sweep, signal_lanes
 from tests.conftest import TEST_REDIS
 from tests.signal_support import body, make_account, tv_alert
 
@@ -137,7 +137,7 @@ def test_sweep_rescores_then_a_release_promotes_at_the_market(app, client, trade
     assert _send(app, client, user, _entry(secret, 15, "64000")).classification == "queued"
     sim.price("BTCUSDT", "63360")
     with app.app_context():
-        queue.sweep()
+        queue_sweep.sweep()
     items = client.get("/api/queue", headers=headers).json["items"]
     assert [(i["timeframe"], i["current_loss_percent"], i["priority_rank"]) for i in items] == [
         (15, "-1.00", 1),
@@ -218,7 +218,7 @@ def test_expiry_and_rebuild_after_redis_lost_its_copy(app, client, trader, sim):
         QueuedSignal.id == old.id
     ).execute()
     with app.app_context():
-        totals = queue.sweep()
+        totals = queue_sweep.sweep()
     assert totals["expired"] == 1
     old = QueuedSignal.get_by_id(old.id)
     assert old.status == "expired"
@@ -291,7 +291,7 @@ def test_sweep_frees_a_leaked_slot_and_promotes(app, client, trader, sim):
     PositionGroup.update(status="closed").where(PositionGroup.id == group.id).execute()
     raw.hset(key, str(group.id), f"{group.id}|{long_ago}|n")  # ... whose release was lost
     with app.app_context():
-        totals = queue.sweep()
+        totals = queue_sweep.sweep()
     assert totals["reconciled"] == 2 and totals["promoted"] == 1
     promoted = PositionGroup.get(PositionGroup.timeframe == 15)
     with app.app_context():

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from server.services import pool, queue
+from server.services import pool, queue_sweep
 from workers.bootstrap import job
 
 
 @job
 def sweep_queue() -> dict[str, int]:
     """Rebuild if Redis lost the copy, reconcile, expire, re-score and promote (scheduled)."""
-    return queue.sweep()
+    return queue_sweep.sweep()
 
 
 @job
