@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC
 from functools import cache
 
 from flask import current_app
@@ -92,7 +93,11 @@ def _pools_from_database() -> tuple[dict[str, dict[str, str]], int]:
         user = str(group.user_id)
         if user not in settings_of:
             settings_of[user] = effective_settings(User.get_by_id(group.user_id))
-        taken = int(group.created_at.timestamp() * 1000) if group.created_at else now_ms()
+        taken = (
+            int(group.created_at.replace(tzinfo=UTC).timestamp() * 1000)
+            if group.created_at
+            else now_ms()
+        )
         slots = pools.setdefault(user, {})
         slots[str(group.id)] = slot_value(str(group.id), taken)
         count += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 from server.clock import utcnow
@@ -59,11 +59,20 @@ def _users_to_sweep() -> set[str]:
     return users
 
 
-def _reconcile_slots(user_id, lanes: dict[tuple, str], limit: int) -> int:
+def _open_group_ids(user_id) -> set[str]:
+    """Every open group of the user (two may share a lane after a Redis flush lost its
+    baton: each holds a slot, so the reconciliation must see both)."""
+    query = PositionGroup.select(PositionGroup.id).where(
+        (PositionGroup.user == user_id) & PositionGroup.status.in_(OPEN)
+    )
+    return {str(g.id) for g in query}
+
+
+def _reconcile_slots(user_id, limit: int) -> int:
     """Free slots whose group is no longer open (a release lost in a crash, a transaction
     rolled back after taking one); give a slot to an open group that has none (within the limit)."""
     store, now = pool.store(), pool.now_ms()
-    open_ids = set(lanes.values())
+    open_ids = _open_group_ids(user_id)
     fixed = 0
     slots = store.slots(user_id)
     held = {s.group_id for s in slots}
@@ -77,7 +86,7 @@ def _reconcile_slots(user_id, lanes: dict[tuple, str], limit: int) -> int:
         group = PositionGroup.get_or_none(PositionGroup.id == group_id)
         if group is None or group.status not in OPEN:
             continue
-        created = int(group.created_at.timestamp() * 1000)
+        created = int(group.created_at.replace(tzinfo=UTC).timestamp() * 1000)
         # never over the limit: a group that closed since it was read must not overfill it
         if now - created > RECONCILE_GRACE_MS and store.take(
             user_id, group_id, slot_value(group_id, now), limit
@@ -180,9 +189,7 @@ def sweep() -> dict[str, int]:
         lanes = lane_groups(user_id)
         try:
             limit = pool.limit_of(settings)
-            totals["reconciled"] += pool.call(
-                lambda u=user_id, la=lanes, m=limit: _reconcile_slots(u, la, m)
-            )
+            totals["reconciled"] += pool.call(lambda u=user_id, m=limit: _reconcile_slots(u, m))
             rows = list(QueuedSignal.select().where(
                 (QueuedSignal.user == user_id) & (QueuedSignal.status == "queued")))  # fmt: skip
             kept = _expire(user_id, rows, settings)
