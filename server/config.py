@@ -99,6 +99,9 @@ class BaseConfig:
         # Risk engine: how often the scheduler looks for users whose own
         # `evaluation_interval_sec` has passed (docs/decisions.md "Risk engine").
         self.RISK_SWEEP_SEC = _env_int("RISK_SWEEP_SEC", 5)
+        # Pool and queue (docs/decisions.md "Pool and queue"): the queue sweep re-scores,
+        # expires and promotes (SPEC §5: "a periodic sweep, default every 5 s").
+        self.QUEUE_SWEEP_SEC = _env_int("QUEUE_SWEEP_SEC", 5)
         # Test and chaos knob: a random 0..N ms pause while a worker holds a lane (default 0).
         self.SIGNAL_PROCESSING_JITTER_MS = _env_int("SIGNAL_PROCESSING_JITTER_MS", 0)
         self.RQ_QUEUE_PREFIX = _env("RQ_QUEUE_PREFIX", "")

@@ -11,6 +11,7 @@ import re
 import time
 from datetime import UTC, datetime
 
+from rq import Queue
 from rq_scheduler import Scheduler
 
 from server.config import load_config
@@ -45,6 +46,7 @@ PERIODIC_JOBS = (
     ("risk-evaluation", "workers.jobs.risk.evaluate_due", "RISK_SWEEP_SEC"),
     ("log-retention", "workers.jobs.maintenance.purge_logs", 24 * 3600),
     ("reconciliation", "workers.jobs.reconcile.reconcile_all", "RECONCILE_SEC"),
+    ("queue-sweep", "workers.jobs.pool.sweep_queue", "QUEUE_SWEEP_SEC"),
 )
 
 
@@ -79,6 +81,9 @@ def main() -> None:
         heartbeat_name=heartbeat_key(cfg.RQ_QUEUE_PREFIX),
     )
     register_periodic_jobs(scheduler, cfg)
+    Queue(f"{cfg.RQ_QUEUE_PREFIX}{DEFAULT}", connection=rq_redis_for(cfg.REDIS_URL)).enqueue(
+        "workers.jobs.pool.rebuild_pool", "start-up"
+    )  # SPEC §5: the pool and queue copy in Redis is rebuilt from PostgreSQL on start-up
     log.info("scheduler started (heartbeat every 2 s, %d periodic jobs)", len(PERIODIC_JOBS))
     scheduler.run()
 

@@ -44,6 +44,8 @@ OPEN_GROUP_STATUSES = (
     GroupStatus.CLOSING,
 )
 FINISHED_GROUP_STATUSES = (GroupStatus.CLOSED, GroupStatus.FAILED)
+# SPEC §4.1: a group holds a pool slot from `live` until `closed`/`failed` (not while `waiting`).
+SLOT_HOLDING_STATUSES = tuple(s for s in OPEN_GROUP_STATUSES if s is not GroupStatus.WAITING)
 
 
 class OrderStatus(StrEnum):

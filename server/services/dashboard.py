@@ -14,7 +14,8 @@
 - `risk`: enabled, last run, next run, last action;
 - `alerts`: unacknowledged WARNING/ERROR/CRITICAL lines, newest first (`alerts_total` counts all).
 
-The risk block is `risk.status(user_id)`; the pool figures come through `_pool_usage`.
+The pool block is `pool.usage(user_id)` (Redis, rebuilt from PostgreSQL when lost), the risk
+block `risk.status(user_id)`.
 """
 
 from __future__ import annotations
@@ -23,49 +24,22 @@ from decimal import Decimal
 
 from server.api.serializers import money
 from server.clock import isoformat
-from server.domain.enums import FINISHED_GROUP_STATUSES, GroupStatus
+from server.domain.enums import FINISHED_GROUP_STATUSES
 from server.domain.exact import ZERO, add
 from server.domain.pnl import unrealised_percent
 from server.persistence.models import (
     PositionGroup,
-    QueuedSignal,
     SystemLog,
     User,
     WebhookLog,
 )
 from server.services import engine, risk
+from server.services import pool as pool_service
 from server.services.logs import ALERT_LEVELS, log_out
 from server.services.settings import current_settings
 
 ALERTS_SHOWN = 20
 _FINISHED = [s.value for s in FINISHED_GROUP_STATUSES]
-SLOT_STATUSES = (
-    GroupStatus.LIVE.value,
-    GroupStatus.PARTIALLY_FILLED.value,
-    GroupStatus.ACTIVE.value,
-    GroupStatus.CLOSING.value,
-)
-
-
-def _settings_of(user_id) -> dict:
-    return current_settings(User(id=user_id))[1]
-
-
-def _pool_usage(user_id) -> dict:
-    """`pool.usage(user_id)` until the pool issue lands: slots held (SPEC §4.1), the limit,
-    what is free, and the signals waiting (one `QueuedSignal` row each, status `queued`)."""
-    used = (
-        PositionGroup.select()
-        .where((PositionGroup.user == user_id) & PositionGroup.status.in_(SLOT_STATUSES))
-        .count()
-    )
-    limit = int(_settings_of(user_id)["pool"]["max_open_groups"])
-    queued = (
-        QueuedSignal.select()
-        .where((QueuedSignal.user == user_id) & (QueuedSignal.status == "queued"))
-        .count()
-    )
-    return {"used": used, "max": limit, "free": max(limit - used, 0), "queued": queued}
 
 
 def _pnl(user_id, settings: dict) -> dict:
@@ -115,7 +89,7 @@ def dashboard(owner: User) -> dict:
         .where((PositionGroup.user == owner.id) & PositionGroup.status.not_in(_FINISHED))
         .count()
     )
-    pool = _pool_usage(owner.id)
+    pool = pool_service.usage(owner.id)
     alerts, alerts_total = _alerts(owner.id)
     webhook = _last_webhook(owner.id)
     status = engine.status_of(owner.id)

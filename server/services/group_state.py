@@ -18,6 +18,7 @@ it (its fill less what the TP sold, at its own entry price: `closing.remaining_l
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from peewee import JOIN
@@ -161,6 +162,7 @@ def _transition(group, before, after, progress, orders, now) -> None:
         group.closed_at = group.closed_at or now
     if after is GroupStatus.FAILED:
         group.failure_reason = group.failure_reason or _failure_reason(orders)
+        _release_after_commit(group)
     why = {
         GroupStatus.PARTIALLY_FILLED: f"{progress} legs filled, entries still working",
         GroupStatus.ACTIVE: f"{progress} legs filled, no entry order working",
@@ -179,6 +181,23 @@ def _transition(group, before, after, progress, orders, now) -> None:
     )
     level = LogLevel.ERROR if after is GroupStatus.FAILED else LogLevel.INFO
     system_log(level, LogCategory.TRADING, message, user_id=group.user_id, symbol=group.symbol)
+
+
+def _release_after_commit(group) -> None:
+    """A failed group gives its pool slot back (SPEC §5: held until closed/failed) and the
+    queue promotes — once the failure is committed."""
+    from server.services import pool
+    from server.services.journal import after_commit
+
+    failed = group
+
+    def release() -> None:
+        try:
+            pool.release_slot(failed)
+        except Exception:  # the queue sweep reconciles the slot within seconds
+            logging.getLogger(__name__).exception("slot of failed group %s not released", failed.id)
+
+    after_commit(release)
 
 
 def recompute(group_id) -> PositionGroup:

@@ -85,8 +85,13 @@ class Placement:
         return sent
 
 
-def _anchor(signal: Signal, account: ExchangeAccount, symbol: str) -> Decimal:
-    """The pyramid's entry price: the signal's, else the market's last price."""
+def _anchor(
+    signal: Signal, account: ExchangeAccount, symbol: str, anchor: Decimal | None = None
+) -> Decimal:
+    """The pyramid's entry price: `anchor` when given (a promoted signal, `promotion_anchor`),
+    else the signal's, else the market's last price."""
+    if anchor is not None and anchor > 0:
+        return anchor
     if signal.entry_price is not None and signal.entry_price > 0:
         return signal.entry_price
     return client_for(account).fetch_ticker(symbol).last
@@ -154,12 +159,22 @@ def _quote(group: PositionGroup) -> str:
     return "USDT" if group.symbol.endswith("USDT") else "USD"
 
 
-def prepare_group(signal: Signal, account: ExchangeAccount, settings: dict) -> Placement:
+def prepare_group(
+    signal: Signal,
+    account: ExchangeAccount,
+    settings: dict,
+    *,
+    anchor: Decimal | None = None,
+    group_id: str | None = None,
+    slot_held: bool = False,
+) -> Placement:
     """Steps 1–3 for a new group, in the caller's transaction. An invalid grid stores the
-    group as `failed` with the plan's reason and places nothing."""
+    group as `failed` with the plan's reason and places nothing. Without a free pool slot
+    nothing is stored (`refused="no pool slot"`: the caller queues the signal). A promoted
+    signal comes with its `anchor`, its slot already held under `group_id`."""
     from server.services.pool import try_take_slot
 
-    anchor = _anchor(signal, account, signal.symbol)
+    anchor = _anchor(signal, account, signal.symbol, anchor)
     plan = _plan(settings, account, signal.side, signal.symbol, anchor, 0)
     now = utcnow()
     group = PositionGroup(
@@ -176,6 +191,8 @@ def prepare_group(signal: Signal, account: ExchangeAccount, settings: dict) -> P
         last_price=anchor,
         last_price_at=now,
     )
+    if group_id is not None:
+        group.id = group_id
     if not plan.valid:
         group.failure_reason = plan.reason
         group.closed_at = now
@@ -189,7 +206,7 @@ def prepare_group(signal: Signal, account: ExchangeAccount, settings: dict) -> P
             symbol=group.symbol,
         )
         return Placement(group, None, plan, account=account, refused=plan.reason)
-    if not try_take_slot(signal.user_id, group):
+    if not slot_held and not try_take_slot(signal.user_id, group, settings):
         return Placement(group, None, plan, account=account, refused="no pool slot")
     group.pyramid_count, group.total_dca_legs = 1, len(plan.legs)
     group.save(force_insert=True)
@@ -206,9 +223,11 @@ def prepare_group(signal: Signal, account: ExchangeAccount, settings: dict) -> P
     return Placement(group, pyramid, plan, legs, account)
 
 
-def prepare_pyramid(group: PositionGroup, signal: Signal, settings: dict) -> Placement:
+def prepare_pyramid(
+    group: PositionGroup, signal: Signal, settings: dict, *, anchor: Decimal | None = None
+) -> Placement:
     """Steps 1–3 for the next pyramid of an open group, in the caller's transaction; raises
-    `PyramidRefused` (nothing stored) when it cannot be placed."""
+    `PyramidRefused` (nothing stored) when it cannot be placed. `anchor`: see `_anchor`."""
     group = group_state.lock_group(group.id)
     account = ExchangeAccount.get_by_id(group.account_id)
     index = group.pyramid_count
@@ -224,7 +243,7 @@ def prepare_pyramid(group: PositionGroup, signal: Signal, settings: dict) -> Pla
         GroupStatus.ACTIVE.value,
     ):
         raise PyramidRefused(f"pyramid refused: the group is {group.status}")
-    anchor = _anchor(signal, account, group.symbol)
+    anchor = _anchor(signal, account, group.symbol, anchor)
     plan = _plan(settings, account, group.side, group.symbol, anchor, index)
     if not plan.valid:
         raise PyramidRefused(plan.reason)

@@ -16,6 +16,11 @@ is sent, and events never announce uncommitted state:
   signal", trigger="signal")` (the closing side). Until that module exists the exit is
   recorded only, and the reason says so.
 - **ignored / rejected** → recorded with the reason.
+- **pool and queue** (SPEC §5, `services.pool` / `services.queue`): a new group needs a pool
+  slot; without one the signal is queued. An entry for a lane whose entry waits in the queue
+  replaces it (classification `queued`, the earlier signal becomes `replaced`); an exit or
+  cancel for such a lane drops the queued entry. When pyramids count toward the pool, a
+  pyramid without a slot is queued too (a pyramid continuation: first in line).
 
 While the user's trading is paused (invalid API credentials, SPEC §4.6) entry signals are
 rejected with the pause's reason. When the market rules cannot be had (exchange unreachable)
@@ -35,8 +40,9 @@ from server.api.serializers import group_out
 from server.clock import utcnow
 from server.domain.signal_routing import Classification, Decision
 from server.exchange.errors import ExchangeError, UnknownSymbol
+from server.persistence.db import db
 from server.persistence.models import ExchangeAccount, PositionGroup, Signal
-from server.services import engine_state, positions
+from server.services import engine_state, pool, positions, queue
 from server.services.settings import effective_settings_of
 
 log = logging.getLogger(__name__)
@@ -89,7 +95,32 @@ def _hold_or_reject(signal: Signal, settings: dict, exc: ExchangeError) -> HandO
     )
 
 
+def _replace_queued(signal: Signal, account: ExchangeAccount) -> HandOff | None:
+    """SPEC §5: a new entry for a lane whose entry waits in the queue replaces it."""
+    row = queue.queued_for_lane(account.id, signal.symbol, signal.timeframe, signal.side)
+    if row is None:
+        return None
+    row = queue.replace(row, signal)
+    return HandOff(
+        Classification.QUEUED,
+        f"queued: replaces the queued entry of this lane (replacement {row.replacement_count}); "
+        "keeps its place in time (SPEC §5)",
+    )
+
+
+def _queue(signal: Signal, account: ExchangeAccount, settings: dict, what: str) -> HandOff:
+    queue.enqueue(signal, account.id)
+    limit = settings["pool"]["max_open_groups"]
+    return HandOff(
+        Classification.QUEUED,
+        f"queued: the pool is full ({limit} of {limit} slots); {what} waits for a slot (SPEC §5)",
+    )
+
+
 def _new_group(signal: Signal, account: ExchangeAccount, settings: dict) -> HandOff:
+    replaced = _replace_queued(signal, account)
+    if replaced is not None:
+        return replaced
     try:
         placement = positions.prepare_group(signal, account, settings)
     except UnknownSymbol as exc:
@@ -100,7 +131,7 @@ def _new_group(signal: Signal, account: ExchangeAccount, settings: dict) -> Hand
         return HandOff(Classification.REJECTED, str(exc))
     group = placement.group
     if placement.refused == "no pool slot":
-        return HandOff(Classification.QUEUED, "pool full: waits for a slot (SPEC §5)")
+        return _queue(signal, account, settings, "the new group")
     if placement.refused:
         return HandOff(
             Classification.NEW_GROUP,
@@ -116,9 +147,26 @@ def _new_group(signal: Signal, account: ExchangeAccount, settings: dict) -> Hand
     return HandOff(Classification.NEW_GROUP, reason, group, [_send_then_publish(placement)])
 
 
+class _NoPyramidSlot(Exception):
+    """Pyramids count toward the pool and it is full: roll the pyramid back, queue it."""
+
+
 def _pyramid(signal: Signal, group: PositionGroup, settings: dict, decision) -> HandOff:
     try:
-        placement = positions.prepare_pyramid(group, signal, settings)
+        with db.atomic():  # a savepoint: undone when the pyramid finds no pool slot
+            placement = positions.prepare_pyramid(group, signal, settings)
+            index = placement.plan.pyramid_index
+            if not pool.try_take_pyramid_slot(placement.group, index, settings):
+                raise _NoPyramidSlot
+    except _NoPyramidSlot:
+        account = ExchangeAccount.get_by_id(signal.account_id)
+        replaced = _replace_queued(signal, account)
+        if replaced is not None:
+            replaced.group = group
+            return replaced
+        handoff = _queue(signal, account, settings, "the pyramid (count_pyramids_toward_pool)")
+        handoff.group = group
+        return handoff
     except positions.PyramidRefused as exc:
         return HandOff(Classification.IGNORED, str(exc), group)
     except UnknownSymbol as exc:
@@ -172,6 +220,14 @@ def _cancel(group: PositionGroup) -> HandOff:
     )
 
 
+def _drop_queued_too(signal: Signal, handoff: HandOff) -> HandOff:
+    """An exit/cancel also drops the lane's queued entry (a pyramid queued while pyramids
+    count toward the pool)."""
+    if queue.drop_for_lane(signal, signal.intent) is not None:
+        handoff.reason += "; the lane's queued entry signal was dropped from the queue"
+    return handoff
+
+
 def hand_off(
     signal: Signal,
     decision: Decision,
@@ -195,7 +251,16 @@ def hand_off(
         if kind is Classification.PYRAMID and group is not None:
             return _pyramid(signal, group, settings, decision)
     if kind is Classification.EXIT and group is not None:
-        return _exit(group)
+        return _drop_queued_too(signal, _exit(group))
     if kind is Classification.CANCEL and group is not None:
-        return _cancel(group)
+        return _drop_queued_too(signal, _cancel(group))
+    if group is None and signal.intent in ("exit", "cancel") and signal.account_id is not None:
+        dropped = queue.drop_for_lane(signal, signal.intent)
+        if dropped is not None:
+            kind = Classification.EXIT if signal.intent == "exit" else Classification.CANCEL
+            return HandOff(
+                kind,
+                f"{signal.intent}: no open group; the queued entry signal of this lane was "
+                "dropped from the queue",
+            )
     return HandOff(kind, decision.reason, group)

@@ -22,13 +22,14 @@ from server.persistence.db import db
 from server.persistence.models import ExchangeAccount, PositionGroup, Signal, WebhookLog
 from server.services import precision
 from server.services.journal import system_log
+from server.services.pool import PoolNotReady, ensure_built
 from server.services.signal_handoff import HandOff, HoldSignal, hand_off
 
 log = logging.getLogger(__name__)
 
 # Failures that say nothing about the signal: the job fails and the lane is driven again later
 # (HoldSignal: the market rules cannot be had yet, SPEC §3.3 "hold").
-TRANSIENT = (OperationalError, InterfaceError, redis.RedisError, OSError, HoldSignal)
+TRANSIENT = (OperationalError, InterfaceError, redis.RedisError, OSError, HoldSignal, PoolNotReady)
 
 
 def _verify_symbol(account: ExchangeAccount, symbol: str) -> tuple[Decision | None, str | None]:
@@ -144,6 +145,8 @@ def _decide(signal: Signal, seqs: tuple[int, int], started) -> HandOff | None:
     else:
         rejection, note = _verify_symbol(account, signal.symbol)
     _jitter()
+    if rejection is None and signal.intent == "entry":
+        ensure_built()  # a Redis that lost the pool copy is rebuilt before a slot is asked for
     try:
         with db.atomic():
             group = _open_group(signal) if rejection is None else None

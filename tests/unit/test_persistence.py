@@ -17,6 +17,7 @@ MIGRATIONS = [
     "002_signal_intake",
     "003_position_lifecycle",
     "004_performance_indexes",
+    "005_pool_queue",
 ]
 EXTREMES = [
     Decimal("0.000000012345678901"),

@@ -76,7 +76,13 @@ class SignalFingerprint(UUIDModel):
 
 
 class QueuedSignal(UUIDModel):
-    """An entry signal waiting for a pool slot (SPEC §5); Redis holds the ranked copy."""
+    """An entry signal waiting for a pool slot (SPEC §5); Redis holds the ranked copy.
+
+    `signal` is the latest signal of the lane (a replacement points it at the new one and
+    counts `replacement_count`; `queued_at` stays). `status`: queued → promoted | expired |
+    dropped | removed | failed, with `reason` and `finished_at`. `force_added`: opened over
+    the limit by a trader.
+    """
 
     user = ForeignKeyField(User, backref="queued_signals", on_delete="CASCADE")
     account = ForeignKeyField(ExchangeAccount, on_delete="CASCADE")
@@ -90,9 +96,13 @@ class QueuedSignal(UUIDModel):
     status = CharField(max_length=16, default="queued", index=True)
     force_added = BooleanField(default=False)
     finished_at = DateTimeField(null=True)
+    reason = TextField(null=True)
 
     class Meta:
-        indexes = ((("user", "status", "queued_at"), False),)
+        indexes = (
+            (("user", "status", "queued_at"), False),
+            (("account", "symbol", "timeframe", "side", "status"), False),
+        )
 
 
 class RiskAction(UUIDModel):

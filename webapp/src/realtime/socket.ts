@@ -12,6 +12,7 @@ import { useLogsStore } from '@/stores/logs'
 import { useOnboardingStore } from '@/stores/onboarding'
 import { usePerformanceStore } from '@/stores/performance'
 import { usePositionsStore } from '@/stores/positions'
+import { useQueueStore } from '@/stores/queue'
 import { useRiskStore } from '@/stores/risk'
 import type { ClientToServerEvents, ServerToClientEvents } from '@/types/events'
 
@@ -50,10 +51,15 @@ function dispatchServerEvents(s: EngineSocket): void {
     useDashboardStore().onChange()
   })
   s.on('engine.status', (status) => useDashboardStore().onEngineStatus(status))
-  s.on('pool.updated', (pool) => useDashboardStore().onPoolUpdated(pool))
-  for (const name of ['queue.updated', 'alert.created'] as const) {
-    s.on(name, () => useDashboardStore().onChange())
-  }
+  s.on('queue.updated', (list) => {
+    useQueueStore().onQueueUpdated(list)
+    useDashboardStore().onChange()
+  })
+  s.on('pool.updated', (pool) => {
+    useQueueStore().onPoolUpdated(pool)
+    useDashboardStore().onPoolUpdated({ used: pool.used, max: pool.max_open_groups })
+  })
+  s.on('alert.created', () => useDashboardStore().onChange())
 }
 
 function watchConnection(s: EngineSocket): void {
@@ -65,6 +71,7 @@ function watchConnection(s: EngineSocket): void {
       void usePositionsStore().refresh()
       void useLogsStore().refresh()
       void useDashboardStore().refresh()
+      if (useQueueStore().loaded) void useQueueStore().load()
     }
     wasConnected = true
   })

@@ -29,6 +29,7 @@ const BUILT_VIEWS: Partial<Record<string, RouteComponent | (() => Promise<RouteC
   users: () => import('@/views/UsersView.vue'),
   performance: () => import('@/views/PerformanceView.vue'),
   risk: () => import('@/views/RiskView.vue'),
+  queue: () => import('@/views/QueueView.vue'),
 }
 
 const pageRoutes: RouteRecordRaw[] = CONSOLE_PAGES.map((page) => ({

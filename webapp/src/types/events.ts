@@ -1,6 +1,7 @@
-import type { EngineStatus, PoolUsage } from './dashboard'
+import type { EngineStatus } from './dashboard'
 import type { LogLine } from './logs'
 import type { OrderUpdate, PositionGroup } from './positions'
+import type { PoolState, QueueList } from './queue'
 import type { RiskAction, RiskPanel } from './risk'
 
 /** Socket.IO events the server emits that the app listens to (API.md, "Live events"). */
@@ -16,10 +17,11 @@ export interface ServerToClientEvents {
   'risk.action': (action: RiskAction) => void
   /** The engine status of the signed-in user changed (the `GET /api/engine` shape). */
   'engine.status': (status: EngineStatus) => void
-  /** The pool's slots changed (`used`/`max`, maybe `queued`). */
-  'pool.updated': (pool: Partial<PoolUsage>) => void
-  /** The queue or an alert changed: the dashboard re-reads its figures. */
-  'queue.updated': (payload: unknown) => void
+  /** The queue changed: its top in priority order and the total. */
+  'queue.updated': (queue: QueueList) => void
+  /** Slots were taken or freed (`GET /api/pool`). */
+  'pool.updated': (pool: PoolState) => void
+  /** An alert was raised: the dashboard re-reads its figures. */
   'alert.created': (payload: unknown) => void
 }
 
