@@ -109,13 +109,13 @@ def check_account(account_id) -> dict[str, int]:
         locks.release(f"fill-monitor:{account_id}", token)
 
 
-def _pass(account: ExchangeAccount, locks: Locks) -> dict[str, int]:
-    rows = list(_working_orders().where(PositionGroup.account == account.id))
-    counts: dict[str, int] = defaultdict(int)
-    if not rows:
-        return dict(counts)
+def read_open_orders(account: ExchangeAccount, client, who: str):
+    """The account's open orders at the exchange, indexed `(by exchange id, by client id)`,
+    and None — or None and the pass's outcome when they cannot be read: a refused API key
+    pauses the user's trading (SPEC §4.6, `paused`); anything else is logged (`unreadable`)
+    and the next pass tries again. Shared by the fill monitor and the reconciliation."""
     try:
-        listed = client_for(account).fetch_open_orders()
+        listed = client.fetch_open_orders()
     except AuthenticationFailed as exc:
         engine_state.pause_user(
             account.user_id,
@@ -123,12 +123,24 @@ def _pass(account: ExchangeAccount, locks: Locks) -> dict[str, int]:
             status=engine_state.INVALID_CREDENTIALS,
             account_id=account.id,
         )
-        return {"paused": 1}
+        return None, {"paused": 1}
     except ExchangeError as exc:
-        log.warning("fill monitor: open orders of %s not readable: %s", account.id, exc)
-        return {"unreadable": 1}
+        log.warning("%s: open orders of %s not readable: %s", who, account.id, exc)
+        return None, {"unreadable": 1}
     by_id = {o.id: o for o in listed}
     by_client = {o.client_order_id: o for o in listed if o.client_order_id}
+    return (by_id, by_client), None
+
+
+def _pass(account: ExchangeAccount, locks: Locks) -> dict[str, int]:
+    rows = list(_working_orders().where(PositionGroup.account == account.id))
+    counts: dict[str, int] = defaultdict(int)
+    if not rows:
+        return dict(counts)
+    listed, outcome = read_open_orders(account, client_for(account), "fill monitor")
+    if listed is None:
+        return outcome
+    by_id, by_client = listed
     for row in rows:
         try:
             counts[_check(row, by_id, by_client, locks)] += 1

@@ -53,11 +53,18 @@ from server.domain.enums import (
 )
 from server.domain.exact import ZERO, add
 from server.domain.grid import parse_client_order_id
-from server.exchange.errors import AuthenticationFailed, ExchangeError, OrderNotFound
+from server.exchange.errors import ExchangeError, OrderNotFound
 from server.exchange.types import ExchangeOrder
 from server.persistence.db import db
 from server.persistence.models import DcaOrder, ExchangeAccount, PositionGroup
-from server.services import engine_state, group_state, order_outcomes, orders, trail
+from server.services import (
+    engine_state,
+    fill_monitor,
+    group_state,
+    order_outcomes,
+    orders,
+    trail,
+)
 from server.services.exchanges import client_for
 from server.services.journal import system_log
 from server.state.locks import Locks
@@ -153,21 +160,10 @@ def _pass(account: ExchangeAccount, locks: Locks) -> dict[str, int]:
     client = client_for(account)
     rows = list(_watched_orders().where(PositionGroup.account == account.id))
     counts: dict[str, int] = defaultdict(int)
-    try:
-        listed = client.fetch_open_orders()
-    except AuthenticationFailed as exc:
-        engine_state.pause_user(
-            account.user_id,
-            f"the exchange refused the API key of account {account.label} ({exc})",
-            status=engine_state.INVALID_CREDENTIALS,
-            account_id=account.id,
-        )
-        return {"paused": 1}
-    except ExchangeError as exc:
-        log.warning("reconciliation: open orders of %s not readable: %s", account.id, exc)
-        return {"unreadable": 1}
-    by_id = {o.id: o for o in listed}
-    by_client = {o.client_order_id: o for o in listed if o.client_order_id}
+    listed, outcome = fill_monitor.read_open_orders(account, client, "reconciliation")
+    if listed is None:
+        return outcome
+    by_id, by_client = listed
     deadline = time.monotonic() + current_app.config["ORDER_SEND_LOCK_MS"] / 1000 + 0.5
     for row in rows:
         try:
@@ -175,7 +171,7 @@ def _pass(account: ExchangeAccount, locks: Locks) -> dict[str, int]:
         except Exception:  # one odd order must not stop the pass
             log.exception("reconciliation: order %s", row.id)
             counts["error"] += 1
-    counts["orphans"] = _orphans(account, listed, {r.client_order_id for r in rows})
+    counts["orphans"] = _orphans(account, list(by_id.values()), {r.client_order_id for r in rows})
     counts["balance_warnings"] = _balances(account, client)
     return {k: v for k, v in counts.items() if v}
 

@@ -15,8 +15,8 @@ WIDTH = {"width": 1280, "height": 900}  # the console must work at 1280 px
 PAGE_MARKS = {
     "dashboard": "dashboard-page",
     "positions": "positions-empty",
-    "queue": "not-built",
-    "risk": "not-built",
+    "queue": "queue-page",
+    "risk": "risk-enabled",
     "logs": "logs-tab-system",
     "performance": "performance-page",
     "settings": "settings-version",

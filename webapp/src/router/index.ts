@@ -20,8 +20,8 @@ declare module 'vue-router' {
   }
 }
 
-/** Pages built so far; every other console page shows the "Not built yet" state. */
-const BUILT_VIEWS: Partial<Record<string, RouteComponent | (() => Promise<RouteComponent>)>> = {
+/** The view of each console page (every key of `CONSOLE_PAGES`). */
+const VIEWS: Record<string, () => Promise<RouteComponent>> = {
   dashboard: () => import('@/views/DashboardView.vue'),
   positions: () => import('@/views/PositionsView.vue'),
   settings: () => import('@/views/SettingsView.vue'),
@@ -32,10 +32,16 @@ const BUILT_VIEWS: Partial<Record<string, RouteComponent | (() => Promise<RouteC
   queue: () => import('@/views/QueueView.vue'),
 }
 
+function viewOf(key: string): () => Promise<RouteComponent> {
+  const view = VIEWS[key]
+  if (!view) throw new Error(`console page "${key}" has no view`)
+  return view
+}
+
 const pageRoutes: RouteRecordRaw[] = CONSOLE_PAGES.map((page) => ({
   path: page.path,
   name: page.key,
-  component: BUILT_VIEWS[page.key] ?? (() => import('@/views/NotBuiltView.vue')),
+  component: viewOf(page.key),
   meta: { role: page.role, title: page.title, description: page.description },
 }))
 

@@ -9,7 +9,7 @@ export interface ConsolePage {
   key: string
   path: string
   title: string
-  /** What the page shows; used by the "Not built yet" state until it is built. */
+  /** What the page shows, in one line (kept in the route's meta). */
   description: string
   /** Least role that sees the page (defaults to every signed-in user). */
   role?: Role
