@@ -122,5 +122,11 @@ def init_db(url: str):
     return database
 
 
+def locked(query):
+    """`query` with FOR UPDATE where the database has it (PostgreSQL; SQLite serialises
+    writers by itself and refuses the clause)."""
+    return query.for_update() if getattr(db.obj, "for_update", False) else query
+
+
 def is_postgres() -> bool:
     return isinstance(db.obj, PooledPostgresqlDatabase)

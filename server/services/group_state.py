@@ -32,19 +32,13 @@ from server.domain.enums import GroupStatus, LogCategory, LogLevel, OrderPurpose
 from server.domain.exact import ZERO, add
 from server.domain.order_fsm import derive_group_status
 from server.domain.pnl import unrealised
-from server.persistence.db import db
+from server.persistence.db import db, locked
 from server.persistence.models import DcaOrder, PositionGroup, Pyramid
 from server.services import trail
 from server.services.journal import system_log
 
 AfterCommit = list[Callable[[], None]]
 _CLOSING_PURPOSES = (OrderPurpose.CLOSE.value, OrderPurpose.RISK_OFFSET.value)
-
-
-def locked(query):
-    """`query` with FOR UPDATE where the database has it (PostgreSQL; SQLite serialises
-    writers by itself)."""
-    return query.for_update() if getattr(db.obj, "for_update", False) else query
 
 
 def lock_group(group_id) -> PositionGroup:

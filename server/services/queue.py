@@ -26,7 +26,7 @@ from server.domain import queue_priority as qp
 from server.domain.enums import OPEN_GROUP_STATUSES
 from server.domain.grid import group_capital
 from server.domain.settings import legs_for_symbol
-from server.persistence.db import db
+from server.persistence.db import db, locked
 from server.persistence.models import (
     ExchangeAccount,
     PositionGroup,
@@ -170,7 +170,7 @@ def queued_for_lane(account_id, symbol: str, timeframe: int, side: str, lock: bo
         & (QueuedSignal.status == "queued")
     )
     if lock and db.in_transaction():
-        query = query.for_update()
+        query = locked(query)
     return query.first()
 
 

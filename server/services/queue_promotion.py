@@ -23,7 +23,7 @@ from server.clock import utcnow
 from server.domain import queue_priority as qp
 from server.domain.enums import LogCategory, LogLevel
 from server.exchange.errors import ExchangeError
-from server.persistence.db import db
+from server.persistence.db import db, locked
 from server.persistence.models import ExchangeAccount, PositionGroup, QueuedSignal, Signal, User
 from server.services import pool
 from server.services.exchanges import client_for
@@ -70,7 +70,7 @@ def _open_promoted(row: QueuedSignal, slot_id: str, slot_held: bool, settings: d
     pyramid added). Raises ExchangeError when the market cannot be read (caller puts back)."""
     from server.services import positions
 
-    row = QueuedSignal.select().where(QueuedSignal.id == row.id).for_update().first()
+    row = locked(QueuedSignal.select().where(QueuedSignal.id == row.id)).first()
     if row is None or row.status != "queued":  # promoted/removed meanwhile: never twice
         raise _NotQueued
     signal = Signal.get_by_id(row.signal_id)
