@@ -119,7 +119,10 @@ class GroupView:
     blocked: bool = False
     skip_once: bool = False
     timer_started_at: datetime | None = None
+    # Shown in the risk panel, never read by the rules:
     symbol: str = ""
+    timeframe: int = 0
+    status: str = ""
 
 
 @dataclass(slots=True)

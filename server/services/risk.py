@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import namedtuple
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -52,7 +51,7 @@ from server.domain.exact import ZERO, add
 from server.domain.grid import exit_side
 from server.domain.precision import round_qty_down
 from server.exchange.errors import ExchangeError
-from server.persistence.db import db
+from server.persistence.db import db, is_postgres
 from server.persistence.models import (
     DcaOrder,
     ExchangeAccount,
@@ -102,28 +101,21 @@ def settings_of(user: User) -> rules.RiskSettings:
     return rules.RiskSettings.of(effective_settings(user)["risk"])
 
 
+# The columns the decision reads, in the order `_views` takes them apart; ids are cast to
+# text in SQL (parsing 10,000 UUIDs would cost more than the decision itself).
 _FIELDS = (
-    ("id", PositionGroup.id.cast("text")),
-    ("account_id", PositionGroup.account.cast("text")), ("symbol", PositionGroup.symbol),
-    ("timeframe", PositionGroup.timeframe), ("side", PositionGroup.side),
-    ("status", PositionGroup.status), ("created_at", PositionGroup.created_at),
-    ("pyramid_count", PositionGroup.pyramid_count), ("max_pyramids", PositionGroup.max_pyramids),
-    ("total_dca_legs", PositionGroup.total_dca_legs),
-    ("filled_dca_legs", PositionGroup.filled_dca_legs),
-    ("unrealized_pnl_usd", PositionGroup.unrealized_pnl_usd),
-    ("unrealized_pnl_percent", PositionGroup.unrealized_pnl_percent),
-    ("weighted_avg_entry", PositionGroup.weighted_avg_entry),
-    ("last_price", PositionGroup.last_price),
-    ("total_filled_quantity", PositionGroup.total_filled_quantity),
-    ("risk_blocked", PositionGroup.risk_blocked), ("risk_skip_once", PositionGroup.risk_skip_once),
-    ("risk_timer_started_at", PositionGroup.risk_timer_started_at),
+    PositionGroup.id.cast("text"), PositionGroup.side, PositionGroup.created_at,
+    PositionGroup.pyramid_count, PositionGroup.max_pyramids, PositionGroup.total_dca_legs,
+    PositionGroup.filled_dca_legs, PositionGroup.unrealized_pnl_usd,
+    PositionGroup.unrealized_pnl_percent, PositionGroup.weighted_avg_entry,
+    PositionGroup.last_price, PositionGroup.total_filled_quantity, PositionGroup.risk_blocked,
+    PositionGroup.risk_skip_once, PositionGroup.risk_timer_started_at, PositionGroup.symbol,
+    PositionGroup.timeframe, PositionGroup.status, PositionGroup.account.cast("text"),
 )  # fmt: skip
-GroupRow = namedtuple("GroupRow", [name for name, _ in _FIELDS])
+_ACCOUNT = len(_FIELDS) - 1
 
 
 def _text(value):
-    """Ids are read as text (cast in SQL): parsing 10,000 UUIDs would cost more than the
-    decision itself."""
     return value
 
 
@@ -131,18 +123,21 @@ def _trading(user_id):
     return (PositionGroup.user == user_id) & (PositionGroup.status.in_(list(TRADING)))
 
 
-def _open_groups(user_id) -> list[GroupRow]:
-    """The user's trading groups as light rows of the columns the risk engine reads, fetched
-    in one round trip and converted by each field's own `python_value` (building 5,000 models
-    row by row costs ten times more than the decision itself)."""
+def _open_groups(user_id) -> list[tuple]:
+    """The user's trading groups as plain tuples of `_FIELDS`, in one round trip.
+
+    No model is built and, on PostgreSQL, nothing is converted: psycopg2 already hands back
+    `Decimal` for NUMERIC, `datetime` for timestamps and `bool` — building 5,000 models (or
+    running every field's `python_value`) costs several times the decision itself. SQLite
+    stores decimals and timestamps as text, so there each field's own converter runs."""
     query = (
-        PositionGroup.select(*(field for _, field in _FIELDS))
-        .where(_trading(user_id))
-        .order_by(PositionGroup.created_at)
+        PositionGroup.select(*_FIELDS).where(_trading(user_id)).order_by(PositionGroup.created_at)
     )
-    convert = [getattr(field, "python_value", _text) for _, field in _FIELDS]
     rows = db.execute(query).fetchall()
-    return [GroupRow(*[c(v) for c, v in zip(convert, row, strict=True)]) for row in rows]
+    if is_postgres():
+        return rows
+    convert = [getattr(field, "python_value", _text) for field in _FIELDS]
+    return [tuple(c(v) for c, v in zip(convert, row, strict=True)) for row in rows]
 
 
 def _pending_legs(user_id) -> dict:
@@ -161,32 +156,31 @@ def _pending_legs(user_id) -> dict:
     return {str(gid): n for gid, n in rows}
 
 
-def _market_rules(groups: list) -> dict:
+def _market_rules(rows: list[tuple]) -> dict:
     """(account, symbol) → (step, min_qty) for market orders; (1e-8, 0) when unknown (the
     quantity is re-checked against the real rules before anything is sent)."""
     out: dict = {}
+    pairs = {(row[_ACCOUNT], row[15]) for row in rows}
     accounts = {
         str(a.id): a
         for a in ExchangeAccount.select().where(
-            ExchangeAccount.id.in_(list({g.account_id for g in groups if g.account_id}))
+            ExchangeAccount.id.in_(list({account for account, _ in pairs if account}))
         )
     }
-    for group in groups:
-        key = (group.account_id, group.symbol)
-        if key in out:
-            continue
+    for key in pairs:
+        account, symbol = key
         try:
-            market = rules_for(accounts[group.account_id], group.symbol)
+            market = rules_for(accounts[account], symbol)
             step, min_qty, _ = market.quantity_rules("market")
             out[key] = (step, min_qty)
         except Exception as exc:  # the projection must not fail on one market
-            log.warning("risk: no market rules for %s: %s", group.symbol, exc)
+            log.warning("risk: no market rules for %s: %s", symbol, exc)
             out[key] = (Decimal("0.00000001"), ZERO)
     return out
 
 
 def view_of(group, pending: int, market: tuple) -> rules.GroupView:
-    """A `PositionGroup` (or a light row of its columns) as the risk engine sees it."""
+    """A `PositionGroup` as the risk engine sees it."""
     return rules.GroupView(
         group_id=str(group.id),
         side=group.side,
@@ -207,18 +201,35 @@ def view_of(group, pending: int, market: tuple) -> rules.GroupView:
         skip_once=group.risk_skip_once,
         timer_started_at=group.risk_timer_started_at,
         symbol=group.symbol,
+        timeframe=group.timeframe,
+        status=group.status,
     )
 
 
+def _views(rows: list[tuple], pending: dict, markets: dict) -> list[rules.GroupView]:
+    """The rows of `_open_groups` as `GroupView`s (positional: this runs 5,000 times)."""
+    view, zero = rules.GroupView, ZERO
+    return [
+        view(r[0], r[1], r[2], r[3], r[4], r[5], r[6], pending.get(r[0], 0), r[7] or zero,
+             r[8] or zero, r[9], r[10], r[11] or zero, *markets[(r[_ACCOUNT], r[15])],
+             r[12], r[13], r[14], r[15], r[16], r[17])
+        for r in rows
+    ]  # fmt: skip
+
+
 def _evaluate(user: User, now: datetime):
-    groups = _open_groups(user.id)
-    pending = _pending_legs(user.id)
-    markets = _market_rules(groups)
-    views = [
-        view_of(g, pending.get(str(g.id), 0), markets[(g.account_id, g.symbol)]) for g in groups
-    ]
+    """(views, settings, plan) for the user's open groups at `now`: one query for the groups,
+    one for the pending legs — only when the timer waits for every leg to be sent, the only
+    rule that reads them — the market rules from the precision cache, then the decision."""
     settings = settings_of(user)
-    return groups, settings, rules.evaluate(views, settings, now)
+    rows = _open_groups(user.id)
+    pending = (
+        _pending_legs(user.id)
+        if settings.timer_start_condition == "after_all_dca_submitted"
+        else {}
+    )
+    views = _views(rows, pending, _market_rules(rows))
+    return views, settings, rules.evaluate(views, settings, now)
 
 
 # --------------------------------------------------------------------------- shapes
@@ -255,15 +266,15 @@ def plan_out(plan: rules.Plan) -> dict:
     }
 
 
-def _row_out(row: rules.GroupRisk, group) -> dict:
+def _row_out(row: rules.GroupRisk, view: rules.GroupView) -> dict:
     return {
         "group_id": row.group_id,
-        "symbol": group.symbol,
-        "timeframe": group.timeframe,
-        "side": group.side,
-        "status": group.status,
-        "pyramid_count": group.pyramid_count,
-        "max_pyramids": group.max_pyramids,
+        "symbol": view.symbol,
+        "timeframe": view.timeframe,
+        "side": view.side,
+        "status": view.status,
+        "pyramid_count": view.pyramid_count,
+        "max_pyramids": view.max_pyramids,
         "loss_percent": _money(row.loss_percent),
         "loss_usd": _money(row.loss_usd),
         "timer_started_at": isoformat(row.timer_started_at),
@@ -275,7 +286,7 @@ def _row_out(row: rules.GroupRisk, group) -> dict:
         "blocked": row.blocked,
         "skip_once": row.skip_once,
         "reasons": list(row.reasons),
-        "is_winner_candidate": (group.unrealized_pnl_usd or ZERO) > 0 and not row.blocked,
+        "is_winner_candidate": view.unrealized_pnl_usd > 0 and not row.blocked,
     }
 
 
@@ -297,8 +308,8 @@ def action_out(action: RiskAction) -> dict:
 def projection(user: User) -> dict:
     """`GET /api/risk`: every open group's risk line and the projected plan."""
     now = utcnow()
-    groups, settings, plan = _evaluate(user, now)
-    by_id = {str(g.id): g for g in groups}
+    views, settings, plan = _evaluate(user, now)
+    by_id = {v.group_id: v for v in views}
     return {
         "enabled": settings.enabled,
         "settings": {
@@ -314,13 +325,18 @@ def projection(user: User) -> dict:
 # --------------------------------------------------------------------------- bookkeeping
 
 
-def _store_timers(groups: list, plan: rules.Plan) -> None:
-    """Start and clear timers as the plan found them (only the rows that changed)."""
-    for group in groups:
-        started = plan.timers.get(str(group.id))
-        if started != group.risk_timer_started_at:
+def _store_timers(views: list[rules.GroupView], plan: rules.Plan) -> None:
+    """Start and clear timers as the plan found them: only the rows that changed, one UPDATE
+    per new value (timers started by this evaluation all start at its `now`)."""
+    changed: dict = {}
+    for view in views:
+        started = plan.timers.get(view.group_id)
+        if started != view.timer_started_at:
+            changed.setdefault(started, []).append(view.group_id)
+    for started, ids in changed.items():
+        for at in range(0, len(ids), 1000):
             PositionGroup.update(risk_timer_started_at=started).where(
-                PositionGroup.id == group.id
+                PositionGroup.id.in_(ids[at : at + 1000])
             ).execute()
 
 
@@ -411,13 +427,13 @@ def _run_once(user: User, trigger: str, actor_id, pause: dict | None = None) -> 
     now = utcnow()
     if pause is not None:  # nothing may be sent: an offset would wait and go out later alone
         with db.atomic():
-            groups, _settings, plan = _evaluate(user, now)
-            _store_timers(groups, plan)
+            views, _settings, plan = _evaluate(user, now)
+            _store_timers(views, plan)
         reason = f"trading is paused: {pause.get('reason', 'paused')}"
         return {"outcome": NO_ACTION, "reason": reason, "action": None, "plan": plan_out(plan)}
     with db.atomic():
-        groups, _settings, plan = _evaluate(user, now)
-        _store_timers(groups, plan)
+        views, _settings, plan = _evaluate(user, now)
+        _store_timers(views, plan)
         if plan.skip_consumed:
             PositionGroup.update(risk_skip_once=False).where(
                 PositionGroup.id.in_(list(plan.skip_consumed))
