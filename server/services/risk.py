@@ -34,6 +34,7 @@ keep the timers, record what it decided, and act.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -101,18 +102,32 @@ def settings_of(user: User) -> rules.RiskSettings:
     return rules.RiskSettings.of(effective_settings(user)["risk"])
 
 
-# The columns the decision reads, in the order `_views` takes them apart; ids are cast to
-# text in SQL (parsing 10,000 UUIDs would cost more than the decision itself).
-_FIELDS = (
-    PositionGroup.id.cast("text"), PositionGroup.side, PositionGroup.created_at,
-    PositionGroup.pyramid_count, PositionGroup.max_pyramids, PositionGroup.total_dca_legs,
+# What the decision reads of a group, split in two: the columns that change (read at every
+# evaluation) and the facts fixed when the group is created (side, created_at, max_pyramids,
+# symbol, timeframe, account — read once per group and process, `_static_facts`). Ids are
+# cast to text in SQL: parsing 10,000 UUIDs would cost more than the decision itself.
+_CHANGING = (
+    PositionGroup.id.cast("text"), PositionGroup.pyramid_count, PositionGroup.total_dca_legs,
     PositionGroup.filled_dca_legs, PositionGroup.unrealized_pnl_usd,
     PositionGroup.unrealized_pnl_percent, PositionGroup.weighted_avg_entry,
     PositionGroup.last_price, PositionGroup.total_filled_quantity, PositionGroup.risk_blocked,
-    PositionGroup.risk_skip_once, PositionGroup.risk_timer_started_at, PositionGroup.symbol,
-    PositionGroup.timeframe, PositionGroup.status, PositionGroup.account.cast("text"),
+    PositionGroup.risk_skip_once, PositionGroup.risk_timer_started_at, PositionGroup.status,
 )  # fmt: skip
-_ACCOUNT = len(_FIELDS) - 1
+_FIXED = (
+    PositionGroup.id.cast("text"), PositionGroup.side, PositionGroup.created_at,
+    PositionGroup.max_pyramids, PositionGroup.symbol, PositionGroup.timeframe,
+    PositionGroup.account.cast("text"),
+)  # fmt: skip
+# A group's cached facts: these, then its market's key (account id, symbol).
+_SIDE, _CREATED, _MAX_PYRAMIDS, _SYMBOL, _TIMEFRAME, _ACCOUNT, _MARKET = range(7)
+
+# user id → {group id → its fixed facts}. Never stale: a group's id is a random UUID and
+# nothing changes those columns while the group is open (services.positions sets them when
+# it creates the group; the account is only cleared by deleting the account, which is
+# refused while it has open groups), so the only invalidation is forgetting the groups that
+# are no longer open (`_FACTS_SLACK`).
+_FACTS: dict[str, dict[str, tuple]] = {}
+_FACTS_SLACK = 256  # closed groups forgotten once this many have piled up
 
 
 def _text(value):
@@ -123,21 +138,52 @@ def _trading(user_id):
     return (PositionGroup.user == user_id) & (PositionGroup.status.in_(list(TRADING)))
 
 
-def _open_groups(user_id) -> list[tuple]:
-    """The user's trading groups as plain tuples of `_FIELDS`, in one round trip.
-
-    No model is built and, on PostgreSQL, nothing is converted: psycopg2 already hands back
-    `Decimal` for NUMERIC, `datetime` for timestamps and `bool` — building 5,000 models (or
-    running every field's `python_value`) costs several times the decision itself. SQLite
-    stores decimals and timestamps as text, so there each field's own converter runs."""
-    query = (
-        PositionGroup.select(*_FIELDS).where(_trading(user_id)).order_by(PositionGroup.created_at)
-    )
+def _rows(query, fields) -> list[tuple]:
+    """The query's rows as plain tuples. On PostgreSQL nothing is converted: psycopg2 already
+    hands back `Decimal` for NUMERIC, `datetime` for timestamps and `bool` (building 5,000
+    models, or running every field's `python_value`, costs several times the decision).
+    SQLite stores decimals and timestamps as text, so there each field's converter runs."""
     rows = db.execute(query).fetchall()
     if is_postgres():
         return rows
-    convert = [getattr(field, "python_value", _text) for field in _FIELDS]
+    convert = [getattr(field, "python_value", _text) for field in fields]
     return [tuple(c(v) for c, v in zip(convert, row, strict=True)) for row in rows]
+
+
+def _open_groups(user_id) -> list[tuple]:
+    """The user's trading groups, oldest first, as tuples of `_CHANGING` (one round trip)."""
+    query = (
+        PositionGroup.select(*_CHANGING).where(_trading(user_id)).order_by(PositionGroup.created_at)
+    )
+    return _rows(query, _CHANGING)
+
+
+def _static_facts(user_id, ids: list[str]) -> dict[str, tuple]:
+    """Group id → (side, created_at, max_pyramids, symbol, timeframe, account id, its market
+    key) for `ids`, from this process's cache; the groups it has not seen yet are read
+    (first evaluation: all of them, later: the groups opened since)."""
+    key = str(user_id)
+    known = _FACTS.get(key, {})
+    missing = [gid for gid in ids if gid not in known]
+    if missing:
+        known = dict(known)  # a new dict: a concurrent reader keeps a consistent one
+        for at in range(0, len(missing), 1000):
+            query = PositionGroup.select(*_FIXED).where(
+                PositionGroup.id.in_(missing[at : at + 1000])
+            )
+            known.update((row[0], (*row[1:], _market_key(row[-1], row[4])))
+                         for row in _rows(query, _FIXED))  # fmt: skip
+    if len(known) > len(ids) + _FACTS_SLACK:
+        known = {gid: known[gid] for gid in ids if gid in known}
+    if missing or known is not _FACTS.get(key):
+        _FACTS[key] = known
+    return known
+
+
+def _market_key(account_id: str | None, symbol: str) -> str:
+    """'<account id> <symbol>', one shared (interned) string per market: it is looked up
+    twice per group and evaluation, and a string keeps its hash (a tuple computes it anew)."""
+    return sys.intern(f"{account_id or ''} {symbol}")
 
 
 def _pending_legs(user_id) -> dict:
@@ -156,27 +202,27 @@ def _pending_legs(user_id) -> dict:
     return {str(gid): n for gid, n in rows}
 
 
-def _market_rules(rows: list[tuple]) -> dict:
-    """(account, symbol) → (step, min_qty) for market orders; (1e-8, 0) when unknown (the
-    quantity is re-checked against the real rules before anything is sent)."""
-    out: dict = {}
-    pairs = {(row[_ACCOUNT], row[15]) for row in rows}
+def _market_rules(markets: set) -> tuple[dict, dict]:
+    """For each market (`_market_key`): the market-order quantity step and minimum, as two maps;
+    (1e-8, 0) when unknown (the quantity is re-checked against the real rules before
+    anything is sent)."""
+    steps: dict = {}
+    minimums: dict = {}
     accounts = {
         str(a.id): a
         for a in ExchangeAccount.select().where(
-            ExchangeAccount.id.in_(list({account for account, _ in pairs if account}))
+            ExchangeAccount.id.in_(list({key.split(" ")[0] for key in markets} - {""}))
         )
     }
-    for key in pairs:
-        account, symbol = key
+    for key in markets:
+        account, symbol = key.split(" ", 1)
         try:
-            market = rules_for(accounts[account], symbol)
-            step, min_qty, _ = market.quantity_rules("market")
-            out[key] = (step, min_qty)
+            step, min_qty, _ = rules_for(accounts[account], symbol).quantity_rules("market")
         except Exception as exc:  # the projection must not fail on one market
             log.warning("risk: no market rules for %s: %s", symbol, exc)
-            out[key] = (Decimal("0.00000001"), ZERO)
-    return out
+            step, min_qty = Decimal("0.00000001"), ZERO
+        steps[key], minimums[key] = step, min_qty
+    return steps, minimums
 
 
 def view_of(group, pending: int, market: tuple) -> rules.GroupView:
@@ -206,29 +252,36 @@ def view_of(group, pending: int, market: tuple) -> rules.GroupView:
     )
 
 
-def _views(rows: list[tuple], pending: dict, markets: dict) -> list[rules.GroupView]:
-    """The rows of `_open_groups` as `GroupView`s (positional: this runs 5,000 times)."""
+def _views(rows: list[tuple], known: dict, pending: dict, steps: dict, minimums: dict):
+    """`_open_groups` rows and their fixed facts as `GroupView`s (positional arguments: this
+    runs 5,000 times an evaluation); a row without facts (deleted between the two reads) is
+    left out."""
     view, zero = rules.GroupView, ZERO
     return [
-        view(r[0], r[1], r[2], r[3], r[4], r[5], r[6], pending.get(r[0], 0), r[7] or zero,
-             r[8] or zero, r[9], r[10], r[11] or zero, *markets[(r[_ACCOUNT], r[15])],
-             r[12], r[13], r[14], r[15], r[16], r[17])
+        view(r[0], f[_SIDE], f[_CREATED], r[1], f[_MAX_PYRAMIDS], r[2], r[3],
+             pending.get(r[0], 0), r[4] or zero, r[5] or zero, r[6], r[7], r[8] or zero,
+             steps[f[_MARKET]], minimums[f[_MARKET]], r[9], r[10], r[11], f[_SYMBOL],
+             f[_TIMEFRAME], r[12])
         for r in rows
+        if (f := known.get(r[0])) is not None
     ]  # fmt: skip
 
 
 def _evaluate(user: User, now: datetime):
-    """(views, settings, plan) for the user's open groups at `now`: one query for the groups,
-    one for the pending legs — only when the timer waits for every leg to be sent, the only
-    rule that reads them — the market rules from the precision cache, then the decision."""
+    """(views, settings, plan) for the user's open groups at `now`: one query for what
+    changes, the fixed facts from the process's cache, the pending legs only when the timer
+    waits for every leg to be sent (the only rule that reads them), the market rules from
+    the precision cache, then the decision."""
     settings = settings_of(user)
     rows = _open_groups(user.id)
+    known = _static_facts(user.id, [r[0] for r in rows])
+    markets = {f[_MARKET] for r in rows if (f := known.get(r[0])) is not None}
     pending = (
         _pending_legs(user.id)
         if settings.timer_start_condition == "after_all_dca_submitted"
         else {}
     )
-    views = _views(rows, pending, _market_rules(rows))
+    views = _views(rows, known, pending, *_market_rules(markets))
     return views, settings, rules.evaluate(views, settings, now)
 
 
