@@ -52,6 +52,7 @@ from server.domain.exact import ZERO, add
 from server.domain.grid import exit_side
 from server.domain.precision import round_qty_down
 from server.exchange.errors import ExchangeError
+from server.heap import collector_paused
 from server.persistence.db import db, is_postgres
 from server.persistence.models import (
     DcaOrder,
@@ -271,18 +272,21 @@ def _evaluate(user: User, now: datetime):
     """(views, settings, plan) for the user's open groups at `now`: one query for what
     changes, the fixed facts from the process's cache, the pending legs only when the timer
     waits for every leg to be sent (the only rule that reads them), the market rules from
-    the precision cache, then the decision."""
+    the precision cache, then the decision — with the garbage collector paused, so no pass
+    lands inside."""
     settings = settings_of(user)
-    rows = _open_groups(user.id)
-    known = _static_facts(user.id, [r[0] for r in rows])
-    markets = {f[_MARKET] for r in rows if (f := known.get(r[0])) is not None}
-    pending = (
-        _pending_legs(user.id)
-        if settings.timer_start_condition == "after_all_dca_submitted"
-        else {}
-    )
-    views = _views(rows, known, pending, *_market_rules(markets))
-    return views, settings, rules.evaluate(views, settings, now)
+    with collector_paused():  # ~25,000 short-lived objects, no cycles (server/heap.py)
+        rows = _open_groups(user.id)
+        known = _static_facts(user.id, [r[0] for r in rows])
+        markets = {f[_MARKET] for r in rows if (f := known.get(r[0])) is not None}
+        pending = (
+            _pending_legs(user.id)
+            if settings.timer_start_condition == "after_all_dca_submitted"
+            else {}
+        )
+        views = _views(rows, known, pending, *_market_rules(markets))
+        plan = rules.evaluate(views, settings, now)
+    return views, settings, plan
 
 
 # --------------------------------------------------------------------------- shapes

@@ -9,8 +9,9 @@ Two figures, p50/p95/max in milliseconds over `--rounds` evaluations:
   the CPU time the process spent, which other load hardly moves) — timers, eligibility, the
   loser's ranking, the winners and their rounded quantities) — the target (< 50 ms);
 - `evaluation`: what one scheduled evaluation of a user costs before it acts —
-  `services.risk._evaluate`: the 5,000 groups read from PostgreSQL, their pending-leg counts
-  (one grouped query), market rules from the Redis precision cache, then the decision.
+  `services.risk._evaluate`: the 5,000 groups' changing columns read from PostgreSQL (their
+  fixed facts come from the process's cache, read by the first evaluation:
+  `first_evaluation`), market rules from the Redis precision cache, then the decision.
 
 The groups are one trader's, on 7 symbols (real Binance spot rules from
 /work/shared/data), 1–5 pyramids, losses and profits between −9 % and +6 %, timers started
@@ -22,7 +23,7 @@ rows per evaluation, and the objects one evaluation leaves alive (`gc`-tracked c
 and allocated memory blocks, measured with the collector off).
 
 Before timing, the heap is frozen the way a worker freezes it after start-up
-(`workers.bootstrap.freeze_startup_heap`); `--no-freeze` measures without it. Full
+(`server.heap.freeze_startup_heap`); `--no-freeze` measures without it. Full
 (generation-2) collections are timed with `gc.callbacks` (`gc_full_passes_ms`).
 """
 
@@ -149,7 +150,12 @@ def run(args) -> dict:
                 PositionGroup.insert_many(rows[start : start + 500]).execute()
         del rows  # the seed is not part of a worker's heap
         settings = service.settings_of(user)
+        t0, c0 = time.perf_counter(), time.process_time()
         views = service._evaluate(user, now)[2]  # warm-up (and a sanity check below)
+        first = {
+            "wall_ms": round((time.perf_counter() - t0) * 1000, 2),
+            "cpu_ms": round((time.process_time() - c0) * 1000, 2),
+        }
         group_views = [
             service.view_of(g, 0, (Decimal("0.001"), Decimal("0.001")))
             for g in PositionGroup.select().where(PositionGroup.user == user.id)
@@ -164,7 +170,7 @@ def run(args) -> dict:
         }
         frozen = 0
         if not args.no_freeze:
-            from workers.bootstrap import freeze_startup_heap
+            from server.heap import freeze_startup_heap
 
             frozen = freeze_startup_heap()
         heap = len(gc.get_objects())
@@ -212,6 +218,7 @@ def run(args) -> dict:
         "decision_ms": summary(decision),
         "decision_cpu_ms": summary(decision_cpu),
         "gc_full_passes_ms": [round(x, 1) for x in gc_passes],
+        "first_evaluation": first,
         "evaluation_ms": summary(evaluation),
         "evaluation_cpu_ms": summary(evaluation_cpu),
         "evaluation_sql_statements": per_evaluation,
