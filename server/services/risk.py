@@ -130,6 +130,10 @@ _SIDE, _CREATED, _MAX_PYRAMIDS, _SYMBOL, _TIMEFRAME, _ACCOUNT, _MARKET = range(7
 _FACTS: dict[str, dict[str, tuple]] = {}
 _FACTS_SLACK = 256  # closed groups forgotten once this many have piled up
 
+# market key → (kept until, by time.monotonic(); market-order step; minimum quantity)
+_MARKET_RULES: dict[str, tuple[float, Decimal, Decimal]] = {}
+MARKET_RULES_TTL_SEC = 60.0
+
 
 def _text(value):
     return value
@@ -204,21 +208,34 @@ def _pending_legs(user_id) -> dict:
 
 
 def _market_rules(markets: set) -> tuple[dict, dict]:
-    """For each market (`_market_key`): the market-order quantity step and minimum, as two maps;
-    (1e-8, 0) when unknown (the quantity is re-checked against the real rules before
-    anything is sent)."""
+    """For each market (`_market_key`): the market-order quantity step and minimum, as two
+    maps; (1e-8, 0) when unknown (the quantity is re-checked against the real rules before
+    anything is sent). Rules read from the precision cache are kept `MARKET_RULES_TTL_SEC`
+    in the process: a market's step changes a few times a year, and every offset order
+    reads the rules again when it is created (`_offset_order`)."""
     steps: dict = {}
     minimums: dict = {}
+    clock = time.monotonic()
+    unknown = []
+    for key in markets:
+        kept = _MARKET_RULES.get(key)
+        if kept is not None and kept[0] > clock:
+            steps[key], minimums[key] = kept[1], kept[2]
+        else:
+            unknown.append(key)
+    if not unknown:
+        return steps, minimums
     accounts = {
         str(a.id): a
         for a in ExchangeAccount.select().where(
-            ExchangeAccount.id.in_(list({key.split(" ")[0] for key in markets} - {""}))
+            ExchangeAccount.id.in_(list({key.split(" ")[0] for key in unknown} - {""}))
         )
     }
-    for key in markets:
+    for key in unknown:
         account, symbol = key.split(" ", 1)
         try:
             step, min_qty, _ = rules_for(accounts[account], symbol).quantity_rules("market")
+            _MARKET_RULES[key] = (clock + MARKET_RULES_TTL_SEC, step, min_qty)
         except Exception as exc:  # the projection must not fail on one market
             log.warning("risk: no market rules for %s: %s", symbol, exc)
             step, min_qty = Decimal("0.00000001"), ZERO
@@ -271,8 +288,8 @@ def _views(rows: list[tuple], known: dict, pending: dict, steps: dict, minimums:
 def _evaluate(user: User, now: datetime):
     """(views, settings, plan) for the user's open groups at `now`: one query for what
     changes, the fixed facts from the process's cache, the pending legs only when the timer
-    waits for every leg to be sent (the only rule that reads them), the market rules from
-    the precision cache, then the decision — with the garbage collector paused, so no pass
+    waits for every leg to be sent (the only rule that reads them), the market rules (kept a
+    minute in the process), then the decision — with the garbage collector paused, so no pass
     lands inside."""
     settings = settings_of(user)
     with collector_paused():  # ~25,000 short-lived objects, no cycles (server/heap.py)
