@@ -292,7 +292,7 @@ def _evaluate(user: User, now: datetime):
     minute in the process), then the decision — with the garbage collector paused, so no pass
     lands inside."""
     settings = settings_of(user)
-    with collector_paused():  # ~25,000 short-lived objects, no cycles (server/heap.py)
+    with collector_paused():  # ~12,000 container objects, no cycles (server/heap.py)
         rows = _open_groups(user.id)
         known = _static_facts(user.id, [r[0] for r in rows])
         markets = {f[_MARKET] for r in rows if (f := known.get(r[0])) is not None}
