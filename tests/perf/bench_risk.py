@@ -10,15 +10,15 @@ Two figures, p50/p95/max in milliseconds over `--rounds` evaluations:
   loser's ranking, the winners and their rounded quantities) — the target (< 50 ms);
 - `evaluation`: what one scheduled evaluation of a user costs before it acts —
   `services.risk._evaluate`: the 5,000 groups' changing columns read from PostgreSQL (their
-  fixed facts come from the process's cache, read by the first evaluation:
-  `first_evaluation`), market rules from the Redis precision cache, then the decision.
+  fixed facts and the market rules come from the process's caches, filled by the first
+  evaluation: `first_evaluation`), then the decision.
 
 The groups are one trader's, on 7 symbols (real Binance spot rules from
 /work/shared/data), 1–5 pyramids, losses and profits between −9 % and +6 %, timers started
 between 0 and 3 hours ago; about one in seven is past its timer and below −5 %, so the
 ranking and the winner selection both have real work. PostgreSQL and Redis share the
 machine with other test runs; the load average is printed with the result, and so are the
-figures other load does not move: CPU time of the process (`*_cpu_ms`), SQL statements and
+figures other load moves less: CPU time of the process (`*_cpu_ms`), SQL statements and
 rows per evaluation, and the objects one evaluation leaves alive (`gc`-tracked containers
 and allocated memory blocks, measured with the collector off).
 
