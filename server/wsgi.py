@@ -10,5 +10,7 @@ from psycogreen.gevent import patch_psycopg
 patch_psycopg()
 
 from server import create_app  # noqa: E402 - after the patch, on purpose
+from server.heap import freeze_startup_heap  # noqa: E402
 
 app = create_app()
+freeze_startup_heap()  # full GC passes skip the start-up heap (server/heap.py)

@@ -119,7 +119,10 @@ class GroupView:
     blocked: bool = False
     skip_once: bool = False
     timer_started_at: datetime | None = None
+    # Shown in the risk panel, never read by the rules:
     symbol: str = ""
+    timeframe: int = 0
+    status: str = ""
 
 
 @dataclass(slots=True)
@@ -275,13 +278,22 @@ def _winners(
 # --------------------------------------------------------------------------- evaluation
 
 
+# A group's reasons as a bit set, in the order the rules are checked; each set of reasons is
+# one shared tuple (5,000 groups share a handful of them: no tuple built per group).
+_REASON_BITS = (NOTHING_HELD, TIMER_NOT_STARTED, TIMER_RUNNING, ABOVE_THRESHOLD,
+                PYRAMIDS_NOT_FULL, TOO_YOUNG, BLOCKED, SKIP_ONCE)  # fmt: skip
+_REASONS = tuple(
+    tuple(r for bit, r in enumerate(_REASON_BITS) if mask >> bit & 1)
+    for mask in range(1 << len(_REASON_BITS))
+)
+_SKIP_ONCE_ONLY = 1 << _REASON_BITS.index(SKIP_ONCE)
+
+
 def _group_risk(view: GroupView, settings: RiskSettings, now: datetime, wait: timedelta,
                 min_age: timedelta | None) -> GroupRisk:  # fmt: skip
     """One group's line: its timer and every rule it fails (the hot loop: 5,000 groups in
-    a few milliseconds, hence the plain local arithmetic)."""
-    reasons: list[str] = []
-    if view.held_quantity <= 0:
-        reasons.append(NOTHING_HELD)
+    a few milliseconds, hence the plain local arithmetic and the reasons as bits)."""
+    mask = 0 if view.held_quantity > 0 else 1  # NOTHING_HELD
     started = expires = None
     expired = False
     if timer_condition_holds(view, settings.timer_start_condition):
@@ -289,24 +301,24 @@ def _group_risk(view: GroupView, settings: RiskSettings, now: datetime, wait: ti
         expires = started + wait
         expired = now >= expires
         if not expired:
-            reasons.append(TIMER_RUNNING)
+            mask |= 4  # TIMER_RUNNING
     else:
-        reasons.append(TIMER_NOT_STARTED)
+        mask |= 2  # TIMER_NOT_STARTED
     if view.unrealized_pnl_percent > settings.loss_threshold_percent:
-        reasons.append(ABOVE_THRESHOLD)
+        mask |= 8  # ABOVE_THRESHOLD
     full = view.pyramid_count >= view.max_pyramids
-    if settings.require_full_pyramids and not full:
-        reasons.append(PYRAMIDS_NOT_FULL)
+    if not full and settings.require_full_pyramids:
+        mask |= 16  # PYRAMIDS_NOT_FULL
     age = min_age is None or now - view.created_at >= min_age
     if not age:
-        reasons.append(TOO_YOUNG)
+        mask |= 32  # TOO_YOUNG
     if view.blocked:
-        reasons.append(BLOCKED)
+        mask |= 64  # BLOCKED
     if view.skip_once:
-        reasons.append(SKIP_ONCE)
+        mask |= 128  # SKIP_ONCE
     return GroupRisk(view.group_id, view.unrealized_pnl_percent, view.unrealized_pnl_usd,
-                     started, expires, expired, full, age, not reasons, view.blocked,
-                     view.skip_once, tuple(reasons))  # fmt: skip
+                     started, expires, expired, full, age, not mask, view.blocked,
+                     view.skip_once, _REASONS[mask])  # fmt: skip
 
 
 def _loser_order(view: GroupView) -> tuple:
@@ -322,15 +334,14 @@ def evaluate(views: Iterable[GroupView], settings: RiskSettings, now: datetime) 
     views = list(views)
     wait = timedelta(minutes=settings.post_full_wait_minutes)
     min_age = timedelta(minutes=settings.min_age_minutes) if settings.min_age_minutes > 0 else None
-    rows = tuple(_group_risk(v, settings, now, wait, min_age) for v in views)
+    rows = tuple([_group_risk(v, settings, now, wait, min_age) for v in views])
     started = {r.group_id: r.timer_started_at for r in rows}
     if not settings.enabled:
         return Plan(groups=rows, reason=DISABLED, timers=started)
-    by_id = {v.group_id: v for v in views}
-    risk = {r.group_id: r for r in rows}
     # eligible, and eligible but for skip-once
-    eligible = [by_id[r.group_id] for r in rows if r.eligible]
-    skipping = [by_id[r.group_id] for r in rows if r.reasons == (SKIP_ONCE,)]
+    skip_only = _REASONS[_SKIP_ONCE_ONLY]
+    eligible = [v for v, r in zip(views, rows, strict=True) if r.eligible]
+    skipping = [v for v, r in zip(views, rows, strict=True) if r.reasons == skip_only]
     loser = min(eligible, key=_loser_order) if eligible else None
     skipped = [
         v.group_id
@@ -338,7 +349,7 @@ def evaluate(views: Iterable[GroupView], settings: RiskSettings, now: datetime) 
         if loser is None or _loser_order(v) < _loser_order(loser)
     ]
     if loser is None:
-        held_back, rule = _held_back(views, risk)
+        held_back, rule = _held_back(views, {r.group_id: r for r in rows})
         return Plan(groups=rows, reason=NO_LOSER, skip_consumed=tuple(skipped),
                     held_back=held_back, held_back_rule=rule, timers=started)  # fmt: skip
     required = abs(loser.unrealized_pnl_usd)

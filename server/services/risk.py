@@ -34,8 +34,8 @@ keep the timers, record what it decided, and act.
 from __future__ import annotations
 
 import logging
+import sys
 import time
-from collections import namedtuple
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -52,7 +52,8 @@ from server.domain.exact import ZERO, add
 from server.domain.grid import exit_side
 from server.domain.precision import round_qty_down
 from server.exchange.errors import ExchangeError
-from server.persistence.db import db
+from server.heap import collector_paused
+from server.persistence.db import db, is_postgres
 from server.persistence.models import (
     DcaOrder,
     ExchangeAccount,
@@ -102,28 +103,39 @@ def settings_of(user: User) -> rules.RiskSettings:
     return rules.RiskSettings.of(effective_settings(user)["risk"])
 
 
-_FIELDS = (
-    ("id", PositionGroup.id.cast("text")),
-    ("account_id", PositionGroup.account.cast("text")), ("symbol", PositionGroup.symbol),
-    ("timeframe", PositionGroup.timeframe), ("side", PositionGroup.side),
-    ("status", PositionGroup.status), ("created_at", PositionGroup.created_at),
-    ("pyramid_count", PositionGroup.pyramid_count), ("max_pyramids", PositionGroup.max_pyramids),
-    ("total_dca_legs", PositionGroup.total_dca_legs),
-    ("filled_dca_legs", PositionGroup.filled_dca_legs),
-    ("unrealized_pnl_usd", PositionGroup.unrealized_pnl_usd),
-    ("unrealized_pnl_percent", PositionGroup.unrealized_pnl_percent),
-    ("weighted_avg_entry", PositionGroup.weighted_avg_entry),
-    ("last_price", PositionGroup.last_price),
-    ("total_filled_quantity", PositionGroup.total_filled_quantity),
-    ("risk_blocked", PositionGroup.risk_blocked), ("risk_skip_once", PositionGroup.risk_skip_once),
-    ("risk_timer_started_at", PositionGroup.risk_timer_started_at),
+# What the decision reads of a group, split in two: the columns that change (read at every
+# evaluation) and the facts fixed when the group is created (side, created_at, max_pyramids,
+# symbol, timeframe, account — read once per group and process, `_static_facts`). Ids are
+# cast to text in SQL: parsing 10,000 UUIDs would cost more than the decision itself.
+_CHANGING = (
+    PositionGroup.id.cast("text"), PositionGroup.pyramid_count, PositionGroup.total_dca_legs,
+    PositionGroup.filled_dca_legs, PositionGroup.unrealized_pnl_usd,
+    PositionGroup.unrealized_pnl_percent, PositionGroup.weighted_avg_entry,
+    PositionGroup.last_price, PositionGroup.total_filled_quantity, PositionGroup.risk_blocked,
+    PositionGroup.risk_skip_once, PositionGroup.risk_timer_started_at, PositionGroup.status,
 )  # fmt: skip
-GroupRow = namedtuple("GroupRow", [name for name, _ in _FIELDS])
+_FIXED = (
+    PositionGroup.id.cast("text"), PositionGroup.side, PositionGroup.created_at,
+    PositionGroup.max_pyramids, PositionGroup.symbol, PositionGroup.timeframe,
+    PositionGroup.account.cast("text"),
+)  # fmt: skip
+# A group's cached facts: these, then its market's key (account id, symbol).
+_SIDE, _CREATED, _MAX_PYRAMIDS, _SYMBOL, _TIMEFRAME, _ACCOUNT, _MARKET = range(7)
+
+# user id → {group id → its fixed facts}. Never stale: a group's id is a random UUID and
+# nothing changes those columns while the group is open (services.positions sets them when
+# it creates the group; the account is only cleared by deleting the account, which is
+# refused while it has open groups), so the only invalidation is forgetting the groups that
+# are no longer open (`_FACTS_SLACK`).
+_FACTS: dict[str, dict[str, tuple]] = {}
+_FACTS_SLACK = 256  # closed groups forgotten once this many have piled up
+
+# market key → (kept until, by time.monotonic(); market-order step; minimum quantity)
+_MARKET_RULES: dict[str, tuple[float, Decimal, Decimal]] = {}
+MARKET_RULES_TTL_SEC = 60.0
 
 
 def _text(value):
-    """Ids are read as text (cast in SQL): parsing 10,000 UUIDs would cost more than the
-    decision itself."""
     return value
 
 
@@ -131,18 +143,52 @@ def _trading(user_id):
     return (PositionGroup.user == user_id) & (PositionGroup.status.in_(list(TRADING)))
 
 
-def _open_groups(user_id) -> list[GroupRow]:
-    """The user's trading groups as light rows of the columns the risk engine reads, fetched
-    in one round trip and converted by each field's own `python_value` (building 5,000 models
-    row by row costs ten times more than the decision itself)."""
-    query = (
-        PositionGroup.select(*(field for _, field in _FIELDS))
-        .where(_trading(user_id))
-        .order_by(PositionGroup.created_at)
-    )
-    convert = [getattr(field, "python_value", _text) for _, field in _FIELDS]
+def _rows(query, fields) -> list[tuple]:
+    """The query's rows as plain tuples. On PostgreSQL nothing is converted: psycopg2 already
+    hands back `Decimal` for NUMERIC, `datetime` for timestamps and `bool` (building 5,000
+    models, or running every field's `python_value`, costs several times the decision).
+    SQLite stores decimals and timestamps as text, so there each field's converter runs."""
     rows = db.execute(query).fetchall()
-    return [GroupRow(*[c(v) for c, v in zip(convert, row, strict=True)]) for row in rows]
+    if is_postgres():
+        return rows
+    convert = [getattr(field, "python_value", _text) for field in fields]
+    return [tuple(c(v) for c, v in zip(convert, row, strict=True)) for row in rows]
+
+
+def _open_groups(user_id) -> list[tuple]:
+    """The user's trading groups, oldest first, as tuples of `_CHANGING` (one round trip)."""
+    query = (
+        PositionGroup.select(*_CHANGING).where(_trading(user_id)).order_by(PositionGroup.created_at)
+    )
+    return _rows(query, _CHANGING)
+
+
+def _static_facts(user_id, ids: list[str]) -> dict[str, tuple]:
+    """Group id → (side, created_at, max_pyramids, symbol, timeframe, account id, its market
+    key) for `ids`, from this process's cache; the groups it has not seen yet are read
+    (first evaluation: all of them, later: the groups opened since)."""
+    key = str(user_id)
+    known = _FACTS.get(key, {})
+    missing = [gid for gid in ids if gid not in known]
+    if missing:
+        known = dict(known)  # a new dict: a concurrent reader keeps a consistent one
+        for at in range(0, len(missing), 1000):
+            query = PositionGroup.select(*_FIXED).where(
+                PositionGroup.id.in_(missing[at : at + 1000])
+            )
+            known.update((row[0], (*row[1:], _market_key(row[-1], row[4])))
+                         for row in _rows(query, _FIXED))  # fmt: skip
+    if len(known) > len(ids) + _FACTS_SLACK:
+        known = {gid: known[gid] for gid in ids if gid in known}
+    if missing or known is not _FACTS.get(key):
+        _FACTS[key] = known
+    return known
+
+
+def _market_key(account_id: str | None, symbol: str) -> str:
+    """'<account id> <symbol>', one shared (interned) string per market: it is looked up
+    twice per group and evaluation, and a string keeps its hash (a tuple computes it anew)."""
+    return sys.intern(f"{account_id or ''} {symbol}")
 
 
 def _pending_legs(user_id) -> dict:
@@ -161,32 +207,44 @@ def _pending_legs(user_id) -> dict:
     return {str(gid): n for gid, n in rows}
 
 
-def _market_rules(groups: list) -> dict:
-    """(account, symbol) → (step, min_qty) for market orders; (1e-8, 0) when unknown (the
-    quantity is re-checked against the real rules before anything is sent)."""
-    out: dict = {}
+def _market_rules(markets: set) -> tuple[dict, dict]:
+    """For each market (`_market_key`): the market-order quantity step and minimum, as two
+    maps; (1e-8, 0) when unknown (the quantity is re-checked against the real rules before
+    anything is sent). Rules read from the precision cache are kept `MARKET_RULES_TTL_SEC`
+    in the process: a market's step changes a few times a year, and every offset order
+    reads the rules again when it is created (`_offset_order`)."""
+    steps: dict = {}
+    minimums: dict = {}
+    clock = time.monotonic()
+    unknown = []
+    for key in markets:
+        kept = _MARKET_RULES.get(key)
+        if kept is not None and kept[0] > clock:
+            steps[key], minimums[key] = kept[1], kept[2]
+        else:
+            unknown.append(key)
+    if not unknown:
+        return steps, minimums
     accounts = {
         str(a.id): a
         for a in ExchangeAccount.select().where(
-            ExchangeAccount.id.in_(list({g.account_id for g in groups if g.account_id}))
+            ExchangeAccount.id.in_(list({key.split(" ")[0] for key in unknown} - {""}))
         )
     }
-    for group in groups:
-        key = (group.account_id, group.symbol)
-        if key in out:
-            continue
+    for key in unknown:
+        account, symbol = key.split(" ", 1)
         try:
-            market = rules_for(accounts[group.account_id], group.symbol)
-            step, min_qty, _ = market.quantity_rules("market")
-            out[key] = (step, min_qty)
+            step, min_qty, _ = rules_for(accounts[account], symbol).quantity_rules("market")
+            _MARKET_RULES[key] = (clock + MARKET_RULES_TTL_SEC, step, min_qty)
         except Exception as exc:  # the projection must not fail on one market
-            log.warning("risk: no market rules for %s: %s", group.symbol, exc)
-            out[key] = (Decimal("0.00000001"), ZERO)
-    return out
+            log.warning("risk: no market rules for %s: %s", symbol, exc)
+            step, min_qty = Decimal("0.00000001"), ZERO
+        steps[key], minimums[key] = step, min_qty
+    return steps, minimums
 
 
 def view_of(group, pending: int, market: tuple) -> rules.GroupView:
-    """A `PositionGroup` (or a light row of its columns) as the risk engine sees it."""
+    """A `PositionGroup` as the risk engine sees it."""
     return rules.GroupView(
         group_id=str(group.id),
         side=group.side,
@@ -207,18 +265,45 @@ def view_of(group, pending: int, market: tuple) -> rules.GroupView:
         skip_once=group.risk_skip_once,
         timer_started_at=group.risk_timer_started_at,
         symbol=group.symbol,
+        timeframe=group.timeframe,
+        status=group.status,
     )
 
 
+def _views(rows: list[tuple], known: dict, pending: dict, steps: dict, minimums: dict):
+    """`_open_groups` rows and their fixed facts as `GroupView`s (positional arguments: this
+    runs 5,000 times an evaluation); a row without facts (deleted between the two reads) is
+    left out."""
+    view, zero = rules.GroupView, ZERO
+    return [
+        view(r[0], f[_SIDE], f[_CREATED], r[1], f[_MAX_PYRAMIDS], r[2], r[3],
+             pending.get(r[0], 0), r[4] or zero, r[5] or zero, r[6], r[7], r[8] or zero,
+             steps[f[_MARKET]], minimums[f[_MARKET]], r[9], r[10], r[11], f[_SYMBOL],
+             f[_TIMEFRAME], r[12])
+        for r in rows
+        if (f := known.get(r[0])) is not None
+    ]  # fmt: skip
+
+
 def _evaluate(user: User, now: datetime):
-    groups = _open_groups(user.id)
-    pending = _pending_legs(user.id)
-    markets = _market_rules(groups)
-    views = [
-        view_of(g, pending.get(str(g.id), 0), markets[(g.account_id, g.symbol)]) for g in groups
-    ]
+    """(views, settings, plan) for the user's open groups at `now`: one query for what
+    changes, the fixed facts from the process's cache, the pending legs only when the timer
+    waits for every leg to be sent (the only rule that reads them), the market rules (kept a
+    minute in the process), then the decision — with the garbage collector paused, so no pass
+    lands inside."""
     settings = settings_of(user)
-    return groups, settings, rules.evaluate(views, settings, now)
+    with collector_paused():  # ~12,000 container objects, no cycles (server/heap.py)
+        rows = _open_groups(user.id)
+        known = _static_facts(user.id, [r[0] for r in rows])
+        markets = {f[_MARKET] for r in rows if (f := known.get(r[0])) is not None}
+        pending = (
+            _pending_legs(user.id)
+            if settings.timer_start_condition == "after_all_dca_submitted"
+            else {}
+        )
+        views = _views(rows, known, pending, *_market_rules(markets))
+        plan = rules.evaluate(views, settings, now)
+    return views, settings, plan
 
 
 # --------------------------------------------------------------------------- shapes
@@ -255,15 +340,15 @@ def plan_out(plan: rules.Plan) -> dict:
     }
 
 
-def _row_out(row: rules.GroupRisk, group) -> dict:
+def _row_out(row: rules.GroupRisk, view: rules.GroupView) -> dict:
     return {
         "group_id": row.group_id,
-        "symbol": group.symbol,
-        "timeframe": group.timeframe,
-        "side": group.side,
-        "status": group.status,
-        "pyramid_count": group.pyramid_count,
-        "max_pyramids": group.max_pyramids,
+        "symbol": view.symbol,
+        "timeframe": view.timeframe,
+        "side": view.side,
+        "status": view.status,
+        "pyramid_count": view.pyramid_count,
+        "max_pyramids": view.max_pyramids,
         "loss_percent": _money(row.loss_percent),
         "loss_usd": _money(row.loss_usd),
         "timer_started_at": isoformat(row.timer_started_at),
@@ -275,7 +360,7 @@ def _row_out(row: rules.GroupRisk, group) -> dict:
         "blocked": row.blocked,
         "skip_once": row.skip_once,
         "reasons": list(row.reasons),
-        "is_winner_candidate": (group.unrealized_pnl_usd or ZERO) > 0 and not row.blocked,
+        "is_winner_candidate": view.unrealized_pnl_usd > 0 and not row.blocked,
     }
 
 
@@ -297,8 +382,8 @@ def action_out(action: RiskAction) -> dict:
 def projection(user: User) -> dict:
     """`GET /api/risk`: every open group's risk line and the projected plan."""
     now = utcnow()
-    groups, settings, plan = _evaluate(user, now)
-    by_id = {str(g.id): g for g in groups}
+    views, settings, plan = _evaluate(user, now)
+    by_id = {v.group_id: v for v in views}
     return {
         "enabled": settings.enabled,
         "settings": {
@@ -314,13 +399,18 @@ def projection(user: User) -> dict:
 # --------------------------------------------------------------------------- bookkeeping
 
 
-def _store_timers(groups: list, plan: rules.Plan) -> None:
-    """Start and clear timers as the plan found them (only the rows that changed)."""
-    for group in groups:
-        started = plan.timers.get(str(group.id))
-        if started != group.risk_timer_started_at:
+def _store_timers(views: list[rules.GroupView], plan: rules.Plan) -> None:
+    """Start and clear timers as the plan found them: only the rows that changed, one UPDATE
+    per new value (timers started by this evaluation all start at its `now`)."""
+    changed: dict = {}
+    for view in views:
+        started = plan.timers.get(view.group_id)
+        if started != view.timer_started_at:
+            changed.setdefault(started, []).append(view.group_id)
+    for started, ids in changed.items():
+        for at in range(0, len(ids), 1000):
             PositionGroup.update(risk_timer_started_at=started).where(
-                PositionGroup.id == group.id
+                PositionGroup.id.in_(ids[at : at + 1000])
             ).execute()
 
 
@@ -411,13 +501,13 @@ def _run_once(user: User, trigger: str, actor_id, pause: dict | None = None) -> 
     now = utcnow()
     if pause is not None:  # nothing may be sent: an offset would wait and go out later alone
         with db.atomic():
-            groups, _settings, plan = _evaluate(user, now)
-            _store_timers(groups, plan)
+            views, _settings, plan = _evaluate(user, now)
+            _store_timers(views, plan)
         reason = f"trading is paused: {pause.get('reason', 'paused')}"
         return {"outcome": NO_ACTION, "reason": reason, "action": None, "plan": plan_out(plan)}
     with db.atomic():
-        groups, _settings, plan = _evaluate(user, now)
-        _store_timers(groups, plan)
+        views, _settings, plan = _evaluate(user, now)
+        _store_timers(views, plan)
         if plan.skip_consumed:
             PositionGroup.update(risk_skip_once=False).where(
                 PositionGroup.id.in_(list(plan.skip_consumed))

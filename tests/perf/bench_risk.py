@@ -1,6 +1,7 @@
 """Benchmark of one risk evaluation over 5,000 open groups (run as a script; not collected).
 
     .venv/bin/python tests/perf/bench_risk.py [--groups 5000] [--rounds 30] [--json out.json]
+                                               [--no-freeze] [--profile]
 
 Two figures, p50/p95/max in milliseconds over `--rounds` evaluations:
 
@@ -8,14 +9,22 @@ Two figures, p50/p95/max in milliseconds over `--rounds` evaluations:
   the CPU time the process spent, which other load hardly moves) — timers, eligibility, the
   loser's ranking, the winners and their rounded quantities) — the target (< 50 ms);
 - `evaluation`: what one scheduled evaluation of a user costs before it acts —
-  `services.risk._evaluate`: the 5,000 groups read from PostgreSQL, their pending-leg counts
-  (one grouped query), market rules from the Redis precision cache, then the decision.
+  `services.risk._evaluate`: the 5,000 groups' changing columns read from PostgreSQL (their
+  fixed facts and the market rules come from the process's caches, filled by the first
+  evaluation: `first_evaluation`), then the decision.
 
 The groups are one trader's, on 7 symbols (real Binance spot rules from
 /work/shared/data), 1–5 pyramids, losses and profits between −9 % and +6 %, timers started
 between 0 and 3 hours ago; about one in seven is past its timer and below −5 %, so the
 ranking and the winner selection both have real work. PostgreSQL and Redis share the
-machine with other test runs; the load average is printed with the result.
+machine with other test runs; the load average is printed with the result, and so are the
+figures other load moves less: CPU time of the process (`*_cpu_ms`), SQL statements and
+rows per evaluation, and the objects one evaluation leaves alive (`gc`-tracked containers
+and allocated memory blocks, measured with the collector off).
+
+Before timing, the heap is frozen the way a worker freezes it after start-up
+(`server.heap.freeze_startup_heap`); `--no-freeze` measures without it. Full
+(generation-2) collections are timed with `gc.callbacks` (`gc_full_passes_ms`).
 """
 
 from __future__ import annotations
@@ -141,12 +150,31 @@ def run(args) -> dict:
                 PositionGroup.insert_many(rows[start : start + 500]).execute()
         del rows  # the seed is not part of a worker's heap
         settings = service.settings_of(user)
+        t0, c0 = time.perf_counter(), time.process_time()
         views = service._evaluate(user, now)[2]  # warm-up (and a sanity check below)
+        first = {
+            "wall_ms": round((time.perf_counter() - t0) * 1000, 2),
+            "cpu_ms": round((time.process_time() - c0) * 1000, 2),
+        }
         group_views = [
             service.view_of(g, 0, (Decimal("0.001"), Decimal("0.001")))
             for g in PositionGroup.select().where(PositionGroup.user == user.id)
         ]
-        decision, evaluation, decision_cpu = [], [], []
+        statements = _count_statements(db.obj)
+        before = statements[0]
+        rows = len(service._evaluate(user, now)[0])
+        per_evaluation = statements[0] - before
+        kept = {
+            "decision": _kept(lambda: domain.evaluate(group_views, settings, now)),
+            "evaluation": _kept(lambda: service._evaluate(user, now)),
+        }
+        frozen = 0
+        if not args.no_freeze:
+            from server.heap import freeze_startup_heap
+
+            frozen = freeze_startup_heap()
+        heap = len(gc.get_objects())
+        decision, evaluation, decision_cpu, evaluation_cpu = [], [], [], []
         gc_passes: list[float] = []
         started: list[float] = []
 
@@ -172,9 +200,11 @@ def run(args) -> dict:
             profile.runcall(service._evaluate, user, now)
             pstats.Stats(profile).sort_stats("cumtime").print_stats(25)
         for _ in range(args.rounds):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             service._evaluate(user, now)
             evaluation.append((time.perf_counter() - t0) * 1000)
+            evaluation_cpu.append((time.process_time() - c0) * 1000)
+        gc.callbacks.remove(watch)
     return {
         "groups": args.groups,
         "eligible": sum(1 for r in plan.groups if r.eligible),
@@ -188,8 +218,45 @@ def run(args) -> dict:
         "decision_ms": summary(decision),
         "decision_cpu_ms": summary(decision_cpu),
         "gc_full_passes_ms": [round(x, 1) for x in gc_passes],
+        "first_evaluation": first,
         "evaluation_ms": summary(evaluation),
+        "evaluation_cpu_ms": summary(evaluation_cpu),
+        "evaluation_sql_statements": per_evaluation,
+        "evaluation_rows": rows,
+        "kept_alive_per_call": kept,
+        "heap": {"frozen": frozen, "tracked_when_timing": heap},
     }
+
+
+def _count_statements(database) -> list[int]:
+    """Count the SQL statements the database runs from now on (`[n]`, updated in place)."""
+    count = [0]
+    original = database.execute_sql
+
+    def counting(sql, params=None, *args, **kwargs):
+        count[0] += 1
+        return original(sql, params, *args, **kwargs)
+
+    database.execute_sql = counting
+    return count
+
+
+def _kept(call) -> dict:
+    """What one call leaves alive while its result is held: gc-tracked containers (what a
+    collection walks) and allocated memory blocks (Decimals and strings too)."""
+    gc.collect()
+    gc.disable()
+    try:
+        tracked, blocks = len(gc.get_objects()), sys.getallocatedblocks()
+        result = call()
+        kept = {
+            "tracked_objects": len(gc.get_objects()) - tracked,
+            "memory_blocks": sys.getallocatedblocks() - blocks,
+        }
+        del result
+    finally:
+        gc.enable()
+    return kept
 
 
 def main() -> None:
@@ -198,6 +265,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--profile", action="store_true", help="print one evaluation's profile")
+    parser.add_argument("--no-freeze", action="store_true", help="do not freeze the heap first")
     args = parser.parse_args()
     name = f"engine_bench_risk_{secrets.token_hex(3)}"
     _pg(f'CREATE DATABASE "{name}"')
