@@ -71,16 +71,10 @@ def _publish_group(group: PositionGroup) -> Callable[[], None]:
 
 
 def _send_then_publish(placement: positions.Placement) -> Callable[[], None]:
-    """Send first (the latency target is signal → first order), then announce the group as
-    it stands after the answers."""
-
-    def run() -> None:
-        placement.send()
-        fresh = PositionGroup.get_or_none(PositionGroup.id == placement.group.id)
-        if fresh is not None:
-            _publish_group(fresh)()
-
-    return run
+    """Send the first leg now (the latency target is signal → first order); storing its
+    answer, the other legs, the take-profit hook and `group.updated` run as a follow-up job
+    (`positions.Placement.send_first`)."""
+    return placement.send_first
 
 
 def _hold_or_reject(signal: Signal, settings: dict, exc: ExchangeError) -> HandOff:
