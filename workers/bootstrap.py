@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import logging
+import time
 
 from flask import Flask
 
@@ -10,6 +12,7 @@ from server import create_app
 from server.persistence.db import db
 
 _app: Flask | None = None
+log = logging.getLogger("workers.jobs")
 
 
 def worker_app() -> Flask:
@@ -20,11 +23,22 @@ def worker_app() -> Flask:
 
 
 def job(fn):
-    """Run an RQ job function inside the worker's app context with its own DB connection."""
+    """Run an RQ job function inside the worker's app context with its own DB connection;
+    logs the job's CPU time (`time.process_time`: this worker process only, waits on
+    PostgreSQL, Redis and the exchange excluded) and wall time (docs/performance.md)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with worker_app().app_context(), db.connection_context():
-            return fn(*args, **kwargs)
+        cpu, wall = time.process_time(), time.perf_counter()
+        try:
+            with worker_app().app_context(), db.connection_context():
+                return fn(*args, **kwargs)
+        finally:
+            log.info(
+                "job %s: cpu %.2f ms, wall %.2f ms",
+                fn.__name__,
+                (time.process_time() - cpu) * 1000,
+                (time.perf_counter() - wall) * 1000,
+            )
 
     return wrapper

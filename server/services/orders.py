@@ -289,10 +289,11 @@ def send_first(ctx: OrderContext) -> str | None:
     stays held until then, so no other process sends, withdraws or cancels the order
     meanwhile; if the follow-up is lost the lock expires and the fill monitor looks the order
     up by its client id (the crash path `after_send`). None when nothing was sent (paused,
-    locked, no longer pending)."""
+    locked, no longer pending). The caller (the signal's hand-off) checked the user's pause in
+    this job already; the follow-up re-checks it before any other leg."""
     if ctx.order.status != OrderStatus.PENDING.value or ctx.account is None:
         return None
-    if _blocked(ctx, bool(engine_state.pause_of(ctx.group.user_id)), {}) is not None:
+    if _blocked(ctx, False, {}) is not None:
         return None
     crash_point("after_store")
     token = _take(ctx, _locks(), current_app.config["ORDER_SEND_LOCK_MS"])

@@ -174,8 +174,10 @@ def _anchor(
     return client_for(account).fetch_ticker(symbol).last
 
 
-def _plan(settings: dict, account, group_side: str, symbol: str, anchor, index) -> PyramidPlan:
-    rules = rules_for(account, symbol)
+def _plan(
+    settings: dict, account, group_side: str, symbol: str, anchor, index, rules=None
+) -> PyramidPlan:
+    rules = rules if rules is not None else rules_for(account, symbol)
     try:
         return plan_pyramid(settings, rules, group_side, anchor, index, symbol)
     except ValueError as exc:  # an index beyond the settings' pyramids, a bad price
@@ -244,6 +246,7 @@ def prepare_group(
     anchor: Decimal | None = None,
     group_id: str | None = None,
     slot_held: bool = False,
+    rules=None,
 ) -> Placement:
     """Steps 1–3 for a new group, in the caller's transaction. An invalid grid stores the
     group as `failed` with the plan's reason and places nothing. Without a free pool slot
@@ -252,7 +255,7 @@ def prepare_group(
     from server.services.pool import try_take_slot
 
     anchor = _anchor(signal, account, signal.symbol, anchor)
-    plan = _plan(settings, account, signal.side, signal.symbol, anchor, 0)
+    plan = _plan(settings, account, signal.side, signal.symbol, anchor, 0, rules)
     now = utcnow()
     group = PositionGroup(
         user=signal.user_id,
@@ -301,7 +304,12 @@ def prepare_group(
 
 
 def prepare_pyramid(
-    group: PositionGroup, signal: Signal, settings: dict, *, anchor: Decimal | None = None
+    group: PositionGroup,
+    signal: Signal,
+    settings: dict,
+    *,
+    anchor: Decimal | None = None,
+    rules=None,
 ) -> Placement:
     """Steps 1–3 for the next pyramid of an open group, in the caller's transaction; raises
     `PyramidRefused` (nothing stored) when it cannot be placed. `anchor`: see `_anchor`."""
@@ -321,7 +329,7 @@ def prepare_pyramid(
     ):
         raise PyramidRefused(f"pyramid refused: the group is {group.status}")
     anchor = _anchor(signal, account, group.symbol, anchor)
-    plan = _plan(settings, account, group.side, group.symbol, anchor, index)
+    plan = _plan(settings, account, group.side, group.symbol, anchor, index, rules)
     if not plan.valid:
         raise PyramidRefused(plan.reason)
     pyramid, legs = _store_pyramid(group, plan)
