@@ -11,6 +11,7 @@ a regression someone must explain (docs/performance.md, "Signal → first order"
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections import Counter
 
 import ccxt
@@ -18,6 +19,7 @@ import pytest
 from peewee import Database
 from redis.connection import Connection
 
+from server.domain.signal_routing import lane_of
 from server.persistence.models import DcaOrder, Signal
 from server.services import signal_lanes
 from tests.signal_support import body, make_account, tv_alert
@@ -101,11 +103,23 @@ def _redis_name(command) -> str:
     return "?"
 
 
-def _accept(client, user, secret, timeframe: str) -> Signal:
-    doc = tv_alert(secret, timeframe=timeframe, order_id=f"Long {timeframe}")
-    r = client.post(f"/api/webhook/{user.id}", data=body(doc), content_type="text/plain")
-    assert r.status_code == 202, r.json
-    return Signal.get_by_id(r.json["signal_id"])
+def _accept(app, client, user, secret, account, timeframe: str) -> Signal:
+    """Post the webhook while this test holds the lane's baton, so a running stack's worker
+    (the session may have started one) leaves the signal to this process."""
+    lane = lane_of(account.id, "BTCUSDT", int(timeframe), "long")
+    token = uuid.uuid4().hex
+    with app.app_context():
+        store = signal_lanes.lanes()
+        assert store.take_baton(lane, token, 30_000)
+        try:
+            doc = tv_alert(secret, timeframe=timeframe, order_id=f"Long {timeframe}")
+            r = client.post(f"/api/webhook/{user.id}", data=body(doc), content_type="text/plain")
+            assert r.status_code == 202, r.json
+        finally:
+            store.release(lane, token)
+    signal = Signal.get_by_id(r.json["signal_id"])
+    assert signal.lane == lane
+    return signal
 
 
 def test_statements_and_redis_round_trips_in_front_of_the_first_order(
@@ -115,13 +129,13 @@ def test_statements_and_redis_round_trips_in_front_of_the_first_order(
     front of its first order stays within the listed statements and Redis round trips, and no
     REST call other than the order itself reaches the simulator in between."""
     user, headers = make_user("trader")
-    make_account(app, user, market_type="spot", label="Main spot")
+    account = make_account(app, user, market_type="spot", label="Main spot")
     secret = client.post("/api/auth/webhook-secret", headers=headers).json["webhook_secret"]
     sim.price("BTCUSDT", "64250.5")
-    warm = _accept(client, user, secret, "60")
+    warm = _accept(app, client, user, secret, account, "60")
     with app.app_context():
         signal_lanes.drive_signal(str(warm.id), warm.lane)  # markets, settings, ccxt client
-    signal = _accept(client, user, secret, "240")
+    signal = _accept(app, client, user, secret, account, "240")
     requests_before = len(sim.orders(api_key="test-key"))
     with app.app_context():
         counts.active = True
