@@ -70,7 +70,7 @@ def test_env(pg_database, simulator_url, tmp_path_factory):
         # points (tests/integration/test_lifecycle_failures.py).
         "ORDER_RESEND_AFTER_SEC": "2",
         "ORDER_SEND_LOCK_MS": "4000",
-        "ENGINE_TEST_CRASH_POINT": "after_store,after_send",
+        "ENGINE_TEST_CRASH_POINT": "after_store,after_send,follow_up",
     }
     os.environ.update(env)
     return env

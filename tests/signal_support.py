@@ -67,3 +67,25 @@ def sign(secret: str, raw: bytes) -> str:
 
 def body(doc: dict) -> bytes:
     return json.dumps(doc).encode()
+
+
+def run_placements(app) -> int:
+    """Run here the follow-up jobs of signals driven in this process (`placement-<pyramid>`
+    on the `orders` queue: the first leg's answer, the other legs, the TP hook). A job a
+    running stack's worker took already is left to it. Returns how many ran here."""
+    from server import queues
+    from server.services import positions
+
+    ran = 0
+    with app.app_context():
+        q = queues.queue(queues.ORDERS)
+        for job_id in q.get_job_ids():
+            if not job_id.startswith("placement-"):
+                continue
+            job = q.fetch_job(job_id)
+            if job is None or not q.connection.lrem(q.key, 1, job_id):
+                continue  # a worker took it
+            positions.finish_placement(*job.args)
+            job.delete()
+            ran += 1
+    return ran

@@ -177,7 +177,7 @@ def _send_lock(order_id) -> str:
     return f"order-send:{order_id}"
 
 
-def _crash_point(name: str) -> None:
+def crash_point(name: str) -> None:
     """Test hook (ENGINE_ENV=test only): die like a SIGKILLed worker at `name` when the point
     is listed in ENGINE_TEST_CRASH_POINT and the test armed it (`<prefix>engine:test-crash:
     <name>` set in Redis; consumed here, so it fires once)."""
@@ -251,7 +251,7 @@ def _transmit(ctx: OrderContext, client, *, lookup: bool, withdraw: str | None) 
         else:
             out.sent = True
             out.answer = _create(ctx, client)
-            _crash_point("after_send")
+            crash_point("after_send")
     except ExchangeError as exc:
         out.error = exc
 
@@ -270,37 +270,71 @@ def _blocked(ctx: OrderContext, paused: bool, stop: dict) -> str | None:
     return None
 
 
-def send_many(contexts: list[OrderContext], *, lookup: bool = False) -> list[DcaOrder]:
+def _take(ctx: OrderContext, locks: Locks, ttl: int) -> str | None:
+    """The order's send lock, when the order is still pending as committed now (a close may
+    have withdrawn it since the context was read); None when it must not be sent by us."""
+    token = locks.acquire(_send_lock(ctx.order.id), ttl)
+    if token is None:
+        return None  # another process is sending it
+    if _status_now(ctx.order.id) != OrderStatus.PENDING.value:
+        locks.release(_send_lock(ctx.order.id), token)
+        return None
+    return token
+
+
+def send_first(ctx: OrderContext) -> str | None:
+    """Send one pending order of a just-stored pyramid and leave its answer (or error) on
+    `ctx.outcome` WITHOUT storing it: the caller hands the outcome and the returned send-lock
+    token to `send_many(..., transmitted=...)` in a follow-up job, which stores it. The lock
+    stays held until then, so no other process sends, withdraws or cancels the order
+    meanwhile; if the follow-up is lost the lock expires and the fill monitor looks the order
+    up by its client id (the crash path `after_send`). None when nothing was sent (paused,
+    locked, no longer pending). The caller (the signal's hand-off) checked the user's pause in
+    this job already; the follow-up re-checks it before any other leg."""
+    if ctx.order.status != OrderStatus.PENDING.value or ctx.account is None:
+        return None
+    if _blocked(ctx, False, {}) is not None:
+        return None
+    crash_point("after_store")
+    token = _take(ctx, _locks(), current_app.config["ORDER_SEND_LOCK_MS"])
+    if token is None:
+        return None
+    _transmit(ctx, client_for(ctx.account), lookup=False, withdraw=None)
+    return token
+
+
+def send_many(
+    contexts: list[OrderContext], *, lookup: bool = False, transmitted: dict | None = None
+) -> list[DcaOrder]:
     """Send pending orders in the given order (put the market leg first), then apply every
     answer and failure in one transaction and publish after commit. Orders that are not
     pending, or whose send lock another process holds, are left alone. After insufficient
     funds no further entry order of that group is sent (they are withdrawn); after an
-    authentication failure nothing more is sent (they stay pending)."""
+    authentication failure nothing more is sent (they stay pending). `transmitted`: order id →
+    send-lock token of orders `send_first` sent already (their outcome is on the context):
+    stored here, never sent again."""
     if not contexts:
         return []
     stop: dict = {}
     paused = {ctx.group.user_id for ctx in contexts if engine_state.pause_of(ctx.group.user_id)}
-    locks, tokens = _locks(), {}
+    locks, tokens = _locks(), dict(transmitted or {})
     ttl = current_app.config["ORDER_SEND_LOCK_MS"]
     try:
         for ctx in contexts:
-            if ctx.order.status != OrderStatus.PENDING.value or ctx.account is None:
-                continue
-            blocked = _blocked(ctx, ctx.group.user_id in paused, stop)
-            if blocked == "skip":
-                continue
-            _crash_point("after_store")
-            token = locks.acquire(_send_lock(ctx.order.id), ttl)
-            if token is None:
-                continue  # another process is sending it
-            if _status_now(ctx.order.id) != OrderStatus.PENDING.value:
-                # withdrawn (e.g. a close cancelled it) or sent since this context was read
-                locks.release(_send_lock(ctx.order.id), token)
-                continue
-            tokens[ctx.order.id] = token
-            withdraw = blocked.removeprefix("withdraw:") if blocked else None
-            ask_first = lookup or bool(withdraw and may_be_at_exchange(ctx.order))
-            _transmit(ctx, client_for(ctx.account), lookup=ask_first, withdraw=withdraw)
+            if ctx.order.id not in tokens:
+                if ctx.order.status != OrderStatus.PENDING.value or ctx.account is None:
+                    continue
+                blocked = _blocked(ctx, ctx.group.user_id in paused, stop)
+                if blocked == "skip":
+                    continue
+                crash_point("after_store")
+                token = _take(ctx, locks, ttl)
+                if token is None:
+                    continue
+                tokens[ctx.order.id] = token
+                withdraw = blocked.removeprefix("withdraw:") if blocked else None
+                ask_first = lookup or bool(withdraw and may_be_at_exchange(ctx.order))
+                _transmit(ctx, client_for(ctx.account), lookup=ask_first, withdraw=withdraw)
             error = ctx.outcome.error
             if isinstance(error, InsufficientFunds) and ctx.order.purpose == "entry":
                 stop[ctx.group.id] = order_outcomes.funds_reason(ctx)

@@ -19,9 +19,14 @@ that are not in a transaction.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from rq.exceptions import DuplicateJobError
+
+from server import events, queues
+from server.api.serializers import group_out
 from server.clock import utcnow
 from server.domain.enums import GroupStatus, LogCategory, LogLevel, OrderPurpose, OrderStatus
 from server.domain.grid import PyramidPlan, plan_pyramid
@@ -44,6 +49,7 @@ __all__ = [
     "PyramidRefused",
     "add_pyramid",
     "cancel_entries",
+    "finish_placement",
     "open_group",
     "prepare_group",
     "prepare_pyramid",
@@ -84,6 +90,77 @@ class Placement:
             fill_monitor.check_soon(self.account.id)  # a limit that filled at once is seen now
         return sent
 
+    def send_first(self) -> None:
+        """The signal job's part (the latency target is signal → first order): send the
+        first leg (market first) and leave everything else — storing its answer, the other
+        legs, the take-profit hook, the summary line, `group.updated` — to a follow-up job on
+        the `orders` queue (`finish_placement`, job id `placement-<pyramid id>`). Crash safe:
+        a follow-up that is lost leaves pending legs (the first one behind its expiring send
+        lock) that the fill monitor looks up by client id and sends or applies; the TP sweep
+        places what the applied fill calls for."""
+        if not self.legs:
+            return
+        first = sorted(self.legs, key=lambda o: (o.order_type != "market", o.leg_index))[0]
+        ctx = orders.OrderContext(first, self.group, self.account, self.pyramid.index)
+        token = orders.send_first(ctx)
+        outcome = ctx.outcome if token is not None else None
+        with contextlib.suppress(DuplicateJobError):  # a re-run of the signal: one is enough
+            queues.enqueue_unique(
+                queues.ORDERS,
+                "workers.jobs.positions.finish_placement",
+                str(self.pyramid.id),
+                str(first.id) if token is not None else None,
+                outcome,
+                token,
+                str(self.plan.total_notional),
+                job_id=f"placement-{self.pyramid.id}",
+            )
+
+
+def finish_placement(
+    pyramid_id, first_order_id=None, outcome=None, token=None, notional: str = "0"
+) -> list[DcaOrder]:
+    """The follow-up of `Placement.send_first`: store the first leg's answer (under the send
+    lock the signal job kept, `token`), send the pyramid's other pending legs, write the
+    "pyramid placed" line, ask for a fill-monitor pass when something rests, and publish the
+    group. Idempotent: legs already stored or sent are left alone (`send_many`)."""
+    orders.crash_point("follow_up")
+    pyramid = Pyramid.get_or_none(Pyramid.id == pyramid_id)
+    if pyramid is None:
+        return []
+    group = PositionGroup.get_by_id(pyramid.group_id)
+    account = ExchangeAccount.get_or_none(ExchangeAccount.id == group.account_id)
+    legs = list(
+        DcaOrder.select().where(
+            (DcaOrder.pyramid == pyramid.id) & (DcaOrder.purpose == OrderPurpose.ENTRY.value)
+        )
+    )
+    plan = _StoredPlan(pyramid.index, Decimal(notional))
+    placement = Placement(group, pyramid, plan, legs, account)
+    first = sorted(legs, key=lambda o: (o.order_type != "market", o.leg_index))
+    contexts = [orders.OrderContext(o, group, account, pyramid.index) for o in first]
+    transmitted = {}
+    for ctx in contexts:
+        if first_order_id is not None and str(ctx.order.id) == str(first_order_id):
+            ctx.outcome = outcome
+            transmitted[ctx.order.id] = token
+    sent = orders.send_many(contexts, transmitted=transmitted)
+    _placed_line(placement, sent)
+    if any(o.status in RESTING for o in sent):
+        fill_monitor.check_soon(account.id)  # a limit that filled at once is seen now
+    fresh = PositionGroup.get_or_none(PositionGroup.id == group.id)
+    if fresh is not None:
+        events.publish(events.Event.GROUP_UPDATED, group_out(fresh), fresh.user_id)
+    return sent
+
+
+@dataclass
+class _StoredPlan:
+    """What `_placed_line` reads of a plan, rebuilt from the stored pyramid."""
+
+    pyramid_index: int
+    total_notional: Decimal
+
 
 def _anchor(
     signal: Signal, account: ExchangeAccount, symbol: str, anchor: Decimal | None = None
@@ -97,8 +174,10 @@ def _anchor(
     return client_for(account).fetch_ticker(symbol).last
 
 
-def _plan(settings: dict, account, group_side: str, symbol: str, anchor, index) -> PyramidPlan:
-    rules = rules_for(account, symbol)
+def _plan(
+    settings: dict, account, group_side: str, symbol: str, anchor, index, rules=None
+) -> PyramidPlan:
+    rules = rules if rules is not None else rules_for(account, symbol)
     try:
         return plan_pyramid(settings, rules, group_side, anchor, index, symbol)
     except ValueError as exc:  # an index beyond the settings' pyramids, a bad price
@@ -167,6 +246,7 @@ def prepare_group(
     anchor: Decimal | None = None,
     group_id: str | None = None,
     slot_held: bool = False,
+    rules=None,
 ) -> Placement:
     """Steps 1–3 for a new group, in the caller's transaction. An invalid grid stores the
     group as `failed` with the plan's reason and places nothing. Without a free pool slot
@@ -175,7 +255,7 @@ def prepare_group(
     from server.services.pool import try_take_slot
 
     anchor = _anchor(signal, account, signal.symbol, anchor)
-    plan = _plan(settings, account, signal.side, signal.symbol, anchor, 0)
+    plan = _plan(settings, account, signal.side, signal.symbol, anchor, 0, rules)
     now = utcnow()
     group = PositionGroup(
         user=signal.user_id,
@@ -224,7 +304,12 @@ def prepare_group(
 
 
 def prepare_pyramid(
-    group: PositionGroup, signal: Signal, settings: dict, *, anchor: Decimal | None = None
+    group: PositionGroup,
+    signal: Signal,
+    settings: dict,
+    *,
+    anchor: Decimal | None = None,
+    rules=None,
 ) -> Placement:
     """Steps 1–3 for the next pyramid of an open group, in the caller's transaction; raises
     `PyramidRefused` (nothing stored) when it cannot be placed. `anchor`: see `_anchor`."""
@@ -244,7 +329,7 @@ def prepare_pyramid(
     ):
         raise PyramidRefused(f"pyramid refused: the group is {group.status}")
     anchor = _anchor(signal, account, group.symbol, anchor)
-    plan = _plan(settings, account, group.side, group.symbol, anchor, index)
+    plan = _plan(settings, account, group.side, group.symbol, anchor, index, rules)
     if not plan.valid:
         raise PyramidRefused(plan.reason)
     pyramid, legs = _store_pyramid(group, plan)

@@ -71,16 +71,10 @@ def _publish_group(group: PositionGroup) -> Callable[[], None]:
 
 
 def _send_then_publish(placement: positions.Placement) -> Callable[[], None]:
-    """Send first (the latency target is signal → first order), then announce the group as
-    it stands after the answers."""
-
-    def run() -> None:
-        placement.send()
-        fresh = PositionGroup.get_or_none(PositionGroup.id == placement.group.id)
-        if fresh is not None:
-            _publish_group(fresh)()
-
-    return run
+    """Send the first leg now (the latency target is signal → first order); storing its
+    answer, the other legs, the take-profit hook and `group.updated` run as a follow-up job
+    (`positions.Placement.send_first`)."""
+    return placement.send_first
 
 
 def _hold_or_reject(signal: Signal, settings: dict, exc: ExchangeError) -> HandOff:
@@ -117,12 +111,12 @@ def _queue(signal: Signal, account: ExchangeAccount, settings: dict, what: str) 
     )
 
 
-def _new_group(signal: Signal, account: ExchangeAccount, settings: dict) -> HandOff:
+def _new_group(signal: Signal, account: ExchangeAccount, settings: dict, rules=None) -> HandOff:
     replaced = _replace_queued(signal, account)
     if replaced is not None:
         return replaced
     try:
-        placement = positions.prepare_group(signal, account, settings)
+        placement = positions.prepare_group(signal, account, settings, rules=rules)
     except UnknownSymbol as exc:
         return HandOff(Classification.REJECTED, f"unknown symbol: {exc}")
     except ExchangeError as exc:
@@ -151,10 +145,10 @@ class _NoPyramidSlot(Exception):
     """Pyramids count toward the pool and it is full: roll the pyramid back, queue it."""
 
 
-def _pyramid(signal: Signal, group: PositionGroup, settings: dict, decision) -> HandOff:
+def _pyramid(signal: Signal, group: PositionGroup, settings: dict, decision, rules=None) -> HandOff:
     try:
         with db.atomic():  # a savepoint: undone when the pyramid finds no pool slot
-            placement = positions.prepare_pyramid(group, signal, settings)
+            placement = positions.prepare_pyramid(group, signal, settings, rules=rules)
             index = placement.plan.pyramid_index
             if not pool.try_take_pyramid_slot(placement.group, index, settings):
                 raise _NoPyramidSlot
@@ -234,8 +228,10 @@ def hand_off(
     group: PositionGroup | None,
     account: ExchangeAccount | None,
     settings: dict | None = None,
+    rules=None,
 ) -> HandOff:
-    """Act on a classified signal inside the caller's transaction (see the module doc)."""
+    """Act on a classified signal inside the caller's transaction (see the module doc).
+    `rules`: the market rules the caller read for the signal's symbol (else read here)."""
     kind = decision.classification
     if kind in (Classification.NEW_GROUP, Classification.PYRAMID):
         pause = engine_state.pause_of(signal.user_id)
@@ -247,9 +243,9 @@ def hand_off(
             )
         settings = settings or effective_settings_of(signal.user_id)
         if kind is Classification.NEW_GROUP and account is not None:
-            return _new_group(signal, account, settings)
+            return _new_group(signal, account, settings, rules)
         if kind is Classification.PYRAMID and group is not None:
-            return _pyramid(signal, group, settings, decision)
+            return _pyramid(signal, group, settings, decision, rules)
     if kind is Classification.EXIT and group is not None:
         return _drop_queued_too(signal, _exit(group))
     if kind is Classification.CANCEL and group is not None:

@@ -87,7 +87,7 @@ def drive(lane: str) -> int:
                 store.release(lane, token)
                 queues.enqueue(queues.SIGNALS, DRIVE_JOB, lane)
                 return done
-            if not store.extend(lane, token, BATON_TTL_MS):
+            if done and not store.extend(lane, token, BATON_TTL_MS):  # taken just now: fresh
                 log.warning("lost the baton of lane %s; its new holder carries on", lane)
                 return done
             signal_id, arrival_seq = head

@@ -32,12 +32,15 @@ log = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError, redis.RedisError, OSError, HoldSignal, PoolNotReady)
 
 
-def _verify_symbol(account: ExchangeAccount, symbol: str) -> tuple[Decision | None, str | None]:
-    """(rejection, note): the symbol must exist on the account's market. When the exchange
-    cannot be asked, the signal goes on unverified (with a note): the lifecycle needs the
-    market rules before any order anyway, and a transient outage must not drop a signal."""
+def _verify_symbol(
+    account: ExchangeAccount, symbol: str
+) -> tuple[Decision | None, str | None, object]:
+    """(rejection, note, rules): the symbol must exist on the account's market. When the
+    exchange cannot be asked, the signal goes on unverified (with a note): the lifecycle needs
+    the market rules before any order anyway, and a transient outage must not drop a signal.
+    The rules read here are handed on to the grid (one cache read per signal, not two)."""
     try:
-        precision.rules_for(account, symbol)
+        rules = precision.rules_for(account, symbol)
     except UnknownSymbol:
         return (
             Decision(
@@ -46,10 +49,12 @@ def _verify_symbol(account: ExchangeAccount, symbol: str) -> tuple[Decision | No
                 f"{account.market_type}",
             ),
             None,
+            None,
         )
     except ExchangeError as exc:
-        return None, f"symbol not verified against the markets ({type(exc).__name__}: {exc})"
-    return None, None
+        note = f"symbol not verified against the markets ({type(exc).__name__}: {exc})"
+        return None, note, None
+    return None, None, rules
 
 
 def _open_group(signal: Signal) -> PositionGroup | None:
@@ -137,13 +142,13 @@ def _load(signal_id: str) -> Signal | None:
 
 def _decide(signal: Signal, seqs: tuple[int, int], started) -> HandOff | None:
     account = signal.account if signal.account_id is not None else None
-    rejection, note = None, None
+    rejection, note, rules = None, None, None
     if account is None or not account.is_active:
         rejection = Decision(
             Classification.REJECTED, "the account was deleted or deactivated after intake"
         )
     else:
-        rejection, note = _verify_symbol(account, signal.symbol)
+        rejection, note, rules = _verify_symbol(account, signal.symbol)
     _jitter()
     if rejection is None and signal.intent == "entry":
         ensure_built()  # a Redis that lost the pool copy is rebuilt before a slot is asked for
@@ -159,7 +164,7 @@ def _decide(signal: Signal, seqs: tuple[int, int], started) -> HandOff | None:
                 decision = classify(signal.intent, view)
             else:
                 decision = rejection
-            handoff = hand_off(signal, decision, group, account)
+            handoff = hand_off(signal, decision, group, account, rules=rules)
             _record(signal.id, handoff, seqs, started, note)
     except _AlreadyHandled:
         return None

@@ -15,11 +15,13 @@ import time
 import httpx
 import redis
 
+from server.domain.enums import OrderPurpose
 from server.persistence.models import DcaOrder, SystemLog
 from server.services import engine_state
 from tests.conftest import TEST_REDIS
 from tests.lifecycle_support import (
     D,
+    _purpose,
     entries,
     legs,
     make_trader,
@@ -168,6 +170,37 @@ def test_worker_killed_between_sent_and_stored(app, stack, sim, make_user, test_
     assert leg0["status"] == "filled"
     assert (D(leg0["filled_quantity"]), D(leg0["fee_base"])) == (D("0.00062"), D("0.00000062"))
     assert D(detail["total_filled_quantity"]) == D("0.00062")
+
+
+def test_worker_killed_before_the_follow_up_job(app, stack, sim, make_user, test_env):
+    """The signal job sent leg 0 (market) and handed the rest to its follow-up job on the
+    `orders` queue; the worker running that follow-up dies before it stored anything. Leg 0
+    is `pending` in the database but filled at the exchange, legs 1–4 were never sent. The
+    fill monitor (once the signal job's send lock expires) looks leg 0 up by client id and
+    applies the fill, 0.00062 at 64,250.5 with a fee of 0.00000062 BTC (0.1 %), and sends legs
+    1–4 once; the applied fill places leg 0's per-leg take-profit (SPEC §4.4) like any fill."""
+    trader = make_trader(app, stack, make_user)
+    sim.price("BTCUSDT", P)
+    _arm("follow_up", test_env)
+    trader.signal(entry_price=P)
+    group = only_group(trader)
+    detail = _one_per_leg(sim, group["id"], trader)
+    leg0 = legs(detail)[0]
+    assert leg0["status"] == "filled"
+    assert (D(leg0["filled_quantity"]), D(leg0["fee_base"])) == (D("0.00062"), D("0.00000062"))
+    wait_for(
+        lambda: [
+            r for r in sim_orders(sim) if _purpose(r["client_order_id"]) == OrderPurpose.TAKE_PROFIT
+        ],
+        timeout=30,
+        what="leg 0's take-profit at the exchange",
+    )
+    with app.app_context():
+        assert (
+            not DcaOrder.select()
+            .where((DcaOrder.group == group["id"]) & (DcaOrder.status == "pending"))
+            .count()
+        )
 
 
 def test_rate_limited_creates_are_retried_under_the_same_client_id(app, stack, sim, make_user):

@@ -22,7 +22,7 @@ from server.persistence.models import (
 )
 from server.services import signal_lanes
 from server.state.locks import Locks
-from tests.signal_support import body, make_account, tv_alert
+from tests.signal_support import body, make_account, run_placements, tv_alert
 
 
 @pytest.fixture
@@ -43,6 +43,7 @@ def _settle(app, signal: Signal) -> Signal:
     """Drive the signal's lane here; if a running stack's worker holds the baton, wait for it."""
     with app.app_context():
         signal_lanes.drive(signal.lane)
+    run_placements(app)  # the first leg's follow-up job (no worker runs in this process)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         fresh = Signal.get_by_id(signal.id)

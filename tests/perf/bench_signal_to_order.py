@@ -218,6 +218,32 @@ def summary(values: list[float]) -> dict:
     }
 
 
+def job_times(log: Path) -> dict:
+    """CPU and wall ms per job kind from the workers' `job <name>: cpu X ms, wall Y ms` lines
+    (`workers.bootstrap.job`, JOB_TIMING=1): count, mean and p50/p99 of CPU, mean wall."""
+    times: dict[str, list[tuple[float, float]]] = {}
+    if not log.exists():
+        return {}
+    for line in log.read_text(errors="replace").splitlines():
+        if " job " not in line or ": cpu " not in line:
+            continue
+        name = line.split(" job ", 1)[1].split(":", 1)[0]
+        cpu = float(line.split(": cpu ", 1)[1].split(" ms", 1)[0])
+        wall = float(line.split(", wall ", 1)[1].split(" ms", 1)[0])
+        times.setdefault(name, []).append((cpu, wall))
+    out = {}
+    for name, rows in sorted(times.items()):
+        cpus = [c for c, _ in rows]
+        out[name] = {
+            "jobs": len(rows),
+            "cpu_mean": round(sum(cpus) / len(cpus), 2),
+            "cpu_p50": pct(cpus, 0.5),
+            "cpu_p99": pct(cpus, 0.99),
+            "wall_mean": round(sum(w for _, w in rows) / len(rows), 2),
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=50)
@@ -256,6 +282,7 @@ def main(argv: list[str] | None = None) -> None:
         "SECRET_KEY": "bench-" + secrets.token_hex(16),
         "SIMULATOR_URL": sim_base,
         "LOG_LEVEL": "WARNING",
+        "JOB_TIMING": "1",
         "WEBHOOK_RATE_LIMIT_ADDRESS": "10000000 per minute",
         "WEBHOOK_RATE_LIMIT_USER": "10000000 per minute",
     }
@@ -285,6 +312,8 @@ def main(argv: list[str] | None = None) -> None:
         report["loadavg_at_end"] = os.getloadavg()
     finally:
         stack.stop()
+        report["worker_cpu_ms_per_job"] = job_times(tmp / "worker.log")
+        print(json.dumps(report["worker_cpu_ms_per_job"]), flush=True)
         stop(simulator)
         _forget_redis_keys(prefix)
         _pg(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from server.services import closing, equity, take_profit
+from server.services import closing, equity, positions, take_profit
 from workers.bootstrap import job
 
 
@@ -37,3 +37,12 @@ def take_profit_sweep() -> dict[str, int]:
 def equity_snapshots() -> int:
     """One equity snapshot per user with positions (scheduled, SPEC §7)."""
     return equity.snapshot_all()
+
+
+@job
+def finish_placement(
+    pyramid_id: str, first_order_id=None, outcome=None, token=None, notional: str = "0"
+) -> int:
+    """After a signal job sent a pyramid's first leg: store its answer, send the other legs,
+    run the take-profit hook, publish (`positions.finish_placement`)."""
+    return len(positions.finish_placement(pyramid_id, first_order_id, outcome, token, notional))
