@@ -259,7 +259,8 @@ def _close_leg(group, book: Book, close: LegClose, account, price: Decimal) -> N
     leg = book.legs_now()
     held = next((x.held for x in leg if (x.pyramid, x.leg) == key), Decimal(0))
     rules = rules_for(account, group.symbol)
-    plan = close_quantity(held, rules, price, reduce_only=is_futures(account))
+    # never more than the group still holds: a risk offset sold part of it (SPEC §4.3)
+    plan = close_quantity(held, rules, price, reduce_only=is_futures(account), cap=book.held())
     if not plan.sendable:
         with db.atomic():
             fresh = group_state.lock_group(group.id)

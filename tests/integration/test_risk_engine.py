@@ -194,6 +194,23 @@ def test_loser_closed_against_the_top_three_winners(app, stack, sim, make_user):
     assert [a["outcome"] for a in history] == ["executed", "skipped", "blocked"]
     assert history[0]["trigger"] == "manual" and history[0]["triggered_by"] == trader.user_id
 
+    # BNB's leg reaches its take-profit (500 × 1.5 = 750) after the offset: the leg alone
+    # would sell its 0.3996 held (0.399 at the step 0.001), but the group holds only 0.1006
+    # now — the close is capped at that, rounded down: 0.100 (SPEC §4.3, never more than held).
+    sim.price("BNBUSDT", "750")
+    tp = wait_for(
+        lambda: [
+            r
+            for r in sim_orders(sim, trader.key)
+            if r["symbol"] == "BNBUSDT"
+            and _purpose(r["client_order_id"]) == "tp"
+            and r["type"] == "MARKET"
+        ],
+        20,
+        what="BNB's take-profit close",
+    )
+    assert [(r["side"], D(r["qty"]), r["status"]) for r in tp] == [("SELL", D("0.1"), "FILLED")]
+
 
 def test_a_refused_winner_close_stops_the_action(app, stack, sim, make_user):
     """The exchange refuses the first winner's offset (insufficient funds, injected): the
