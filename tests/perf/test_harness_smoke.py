@@ -76,3 +76,33 @@ def test_bench_quick_writes_every_scenario(tmp_path, harness_redis):
         doc.read_text().count("engine-bench:start") == 1 and "| scenario |" not in doc.read_text()
     )
     assert os.environ["BENCH_REDIS_URL"] == harness_redis
+
+
+def test_chaos_quick_drills_report_every_invariant(tmp_path, harness_redis):
+    """Two short drills (a worker killed mid-stream, the web process restarted) against the
+    real stack: each row carries the summary columns and the run passes or names why not."""
+    from tests.perf.engine_bench import chaos
+
+    out, doc = tmp_path / "chaos.json", tmp_path / "reliability.md"
+    code = chaos.main(
+        [
+            "--quick",
+            "--workers",
+            "2",
+            "--only",
+            "worker_kill9,web_restart",
+            "--json",
+            str(out),
+            "--doc",
+            str(doc),
+        ]
+    )
+    results = json.loads(out.read_text())
+    drills = results["drills"]
+    assert [d["drill"] for d in drills] == ["worker_kill9", "web_restart"]
+    for d in drills:
+        assert {"signals", "orders", "duplicates", "lost", "repaired", "ok", "violations"} <= set(d)
+        assert d["signals"] > 0, d
+        assert d["ok"] == (not d["violations"])
+    assert code == (0 if all(d["ok"] for d in drills) else 1)
+    assert "| drill | signals | orders | duplicates | lost | repaired | result |" in doc.read_text()

@@ -27,7 +27,7 @@ FULL = {
     "signal_rate": 50,
     "signal_seconds": 10,
     "floor_orders": 200,
-    "tick_groups": 1000,
+    "tick_groups": [1000, 5000],
     "tick_samples": 100,
     "monitor_ms": 25,
     "queued": 10_000,
@@ -44,7 +44,8 @@ QUICK = {
     "signal_rate": 5,
     "signal_seconds": 1,
     "floor_orders": 5,
-    "tick_groups": 3,
+    "tick_groups": [3, 6],
+    "tick_per_user": 3,
     "tick_samples": 2,
     "monitor_ms": 50,
     "queued": 100,
@@ -67,7 +68,7 @@ ORDER = (
 def run_scenarios(run, p: dict, only: set[str]) -> tuple[list[dict], list[dict]]:
     calls = {
         "tick_to_close": lambda: scenarios.tick_to_close(
-            run, p["tick_groups"], p["tick_samples"], p["monitor_ms"]
+            run, p["tick_groups"], p["tick_samples"], p["monitor_ms"], p.get("tick_per_user", 1000)
         ),
         "signal_to_order": lambda: scenarios.signal_to_order(
             run, p["signal_rate"], p["signal_seconds"], p["floor_orders"]

@@ -192,7 +192,7 @@ def start_engine(
             [sys.executable, "-m", "server.persistence.migrate"],
             env=os.environ | env | {"PYTHONPATH": str(ROOT)},
             check=True,
-            stdout=subprocess.DEVNULL,
+            capture_output=True,
         )
         stack = start_stack(str(ROOT), env, tmp, workers=workers, web_workers=web_workers)
     except BaseException:

@@ -230,37 +230,64 @@ def signal_to_order(run: EngineRun, rate: float, seconds: float, floor_count: in
 # --------------------------------------------------------------------------- tick_to_close
 
 
-def tick_to_close(run: EngineRun, groups: int, samples: int, monitor_ms: int) -> list[dict]:
+def tick_to_close(
+    run: EngineRun, phases: list[int], samples: int, monitor_ms: int, per_user: int = 1000
+) -> list[dict]:
     """bench_tick_to_close: the price is set onto one group's take-profit trigger; latency to
-    its closing order at the simulator, with `groups` open (one trader: max_open_groups is
-    capped at 1,000 per user, so the 5,000 case would need five traders — see the report)."""
+    its closing order at the simulator, measured with `phases` open groups in turn (e.g. 1,000
+    then 5,000). max_open_groups is capped at 1,000 per user, so the groups are opened by
+    several traders of `per_user` groups each, every trader's below the one before (its own
+    simulator key and price band: opening a band never crosses an earlier band's triggers).
+    Each measurement crosses the lowest triggers of the newest band, one at a time, while
+    every other group stays open and indexed."""
     mod = bench_tick_to_close
-    with run.sim() as sim:
-        sim.post(
-            "/__sim/balances",
-            json={"api_key": mod.KEY, "api_secret": mod.SECRET, "balances": {"USDT": "10000000"}},
-        )
-        webhook = mod.setup_trader(run.base_url, groups)
-        fills = mod.open_groups(sim, webhook, groups)
-        mod.wait_indexed(sim, groups, run.redis_url, run.prefix)
-        triggers = sorted(mod.trigger_of(f) for f in fills)
-        values = mod.measure(sim, triggers, samples, monitor_ms / 1000)
-    p99 = pct(values, 0.99)
-    target, met = (
-        ("p99 < 100 ms", p99 is not None and p99 < 100)
-        if groups >= 1000
-        else ("p99 < 100 ms (at 1,000 groups)", None)
-    )
-    return [
-        row(
-            f"tick_to_close@{groups}_groups",
-            "ms",
-            values,
-            target=target,
-            met=met,
-            extra={"monitor_ms": monitor_ms},
-        )
-    ]
+    saved = (mod.KEY, mod.SECRET, mod.TOP_PRICE)
+    rows, open_now, band = [], 0, 0
+    try:
+        with run.sim() as sim:
+            for target in phases:
+                opened, fills = 0, []
+                while open_now < target:
+                    count = min(per_user, target - open_now)
+                    mod.KEY, mod.SECRET = f"bench-close-key-{band}", f"bench-close-secret-{band}"
+                    mod.TOP_PRICE = saved[2] - mod.STEP * per_user * band - 10 * band
+                    sim.post(
+                        "/__sim/balances",
+                        json={
+                            "api_key": mod.KEY,
+                            "api_secret": mod.SECRET,
+                            "balances": {"USDT": "10000000"},
+                        },
+                    )
+                    webhook = mod.setup_trader(run.base_url, count)
+                    started = time.monotonic()
+                    fills = mod.open_groups(sim, webhook, count)
+                    print(
+                        f"[bench]   band {band}: {count} groups open in "
+                        f"{time.monotonic() - started:.0f} s",
+                        flush=True,
+                    )
+                    open_now += count
+                    opened += count
+                    band += 1
+                mod.wait_indexed(sim, open_now, run.redis_url, run.prefix)
+                triggers = sorted(mod.trigger_of(f) for f in fills)
+                values = mod.measure(sim, triggers, min(samples, len(triggers)), monitor_ms / 1000)
+                open_now -= len(values)
+                p99 = pct(values, 0.99)
+                rows.append(
+                    row(
+                        f"tick_to_close@{target}_groups",
+                        "ms",
+                        values,
+                        target="p99 < 100 ms" if target == 1000 else None,
+                        met=(p99 is not None and p99 < 100) if target == 1000 else None,
+                        extra={"monitor_ms": monitor_ms, "traders": band},
+                    )
+                )
+    finally:
+        mod.KEY, mod.SECRET, mod.TOP_PRICE = saved
+    return rows
 
 
 # --------------------------------------------------------------------------- scripts as they are
