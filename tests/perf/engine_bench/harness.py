@@ -101,6 +101,21 @@ def run_scenarios(run, p: dict, only: set[str]) -> tuple[list[dict], list[dict]]
     return rows, failed
 
 
+def merge_previous(results: dict, previous: dict, only: list[str]) -> None:
+    """Rows of the scenarios not rerun come from the previous run (its date kept with them)."""
+    rerun = (*only, "peak_rss")
+    kept = [
+        r | {"from_run": previous["machine"]["date"]}
+        for r in previous["scenarios"]
+        if not r["name"].startswith(rerun)
+    ]
+    results["scenarios"] = kept + results["scenarios"]
+    results["failed"] = [f for f in previous.get("failed", []) if f["name"] not in rerun] + (
+        results["failed"]
+    )
+    results["merged_from"] = previous["machine"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -110,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-doc", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --only: keep the other scenarios' rows from the existing --json file",
+    )
     args = parser.parse_args(argv)
     p = QUICK if args.quick else FULL
     results = {
@@ -124,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     finally:
         run.close(keep_logs=args.keep_logs)
+    if args.merge and args.only and Path(args.json).exists():
+        merge_previous(results, json.loads(Path(args.json).read_text()), args.only.split(","))
     Path(args.json).write_text(json.dumps(results, indent=2, default=str))
     table = report.bench_table(results)
     print(table)

@@ -40,7 +40,13 @@ def bench_table(results: dict) -> str:
         f"Machine: {m['uname']}, {m['cpus']} CPUs, Python {m['python']}; "
         f"{m['date']}; commit {m['git_commit']}; load average at start {m['loadavg']} "
         f"(a shared, busy machine: other engineers' tests ran at the same time). "
-        f"Mode: {results['mode']}.",
+        f"Mode: {results['mode']}."
+        + (
+            f" Rows marked † are from the run of {results['merged_from']['date']} "
+            f"(load average {results['merged_from']['loadavg']})."
+            if results.get("merged_from")
+            else ""
+        ),
         "",
         "| scenario | unit | p50 | p95 | p99 | max | throughput/s | n | errors "
         "| floor p99 | ratio to floor | target | met |",
@@ -54,7 +60,7 @@ def bench_table(results: dict) -> str:
             + " | ".join(
                 _fmt(x)
                 for x in (
-                    r["name"],
+                    r["name"] + (" †" if r.get("from_run") else ""),
                     r["unit"],
                     r["p50"],
                     r["p95"],
