@@ -32,7 +32,7 @@ BENCH_KEYS = {
 
 @pytest.fixture
 def harness_redis(monkeypatch):
-    monkeypatch.setenv("BENCH_REDIS_URL", TEST_REDIS)
+    monkeypatch.setenv("ENGINE_HARNESS_REDIS_URL", TEST_REDIS)
     return TEST_REDIS
 
 
@@ -75,7 +75,7 @@ def test_bench_quick_writes_every_scenario(tmp_path, harness_redis):
     assert (
         doc.read_text().count("engine-bench:start") == 1 and "| scenario |" not in doc.read_text()
     )
-    assert os.environ["BENCH_REDIS_URL"] == harness_redis
+    assert os.environ["ENGINE_HARNESS_REDIS_URL"] == harness_redis
 
 
 def test_chaos_quick_drills_report_every_invariant(tmp_path, harness_redis):

@@ -293,12 +293,13 @@ FAULTS = (
 
 
 def drill_sim_faults(run: EngineRun, p: dict, exempt: list) -> dict:
-    """10 % of order requests fail: timeouts (executed, answer withheld), 500s, 429 with
-    Retry-After, insufficient funds — 2.5 % each."""
+    """10 % of the venue's REST requests fail (orders, order status, balances, tickers: with
+    few orders in a drill, order requests alone would hardly be hit): timeouts (executed,
+    answer withheld 3 s), 500s, 429 with Retry-After, insufficient funds — 2.5 % each."""
     with run.sim() as sim:
         for fault in FAULTS:
             sim.post(
-                "/__sim/faults", json={"match": {"path": "/api/v3/order"}, "rate": 0.025, **fault}
+                "/__sim/faults", json={"match": {"path": "/api/v3/"}, "rate": 0.025, **fault}
             ).raise_for_status()
         time.sleep(p["drill_s"])
         hits = sum(f["hits"] for f in sim.get("/__sim/faults").json()["faults"])

@@ -126,12 +126,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--keep-logs", action="store_true")
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="override one setting, e.g. --set 'tick_groups=[300]' (recorded in the results)",
+    )
+    parser.add_argument(
         "--merge",
         action="store_true",
         help="with --only: keep the other scenarios' rows from the existing --json file",
     )
     args = parser.parse_args(argv)
-    p = QUICK if args.quick else FULL
+    p = dict(QUICK if args.quick else FULL)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in p and key != "tick_per_user":
+            parser.error(f"unknown setting {key!r}")
+        p[key] = json.loads(value)
     results = {
         "machine": report.machine(),
         "mode": "quick" if args.quick else "full",

@@ -26,7 +26,8 @@ from tests.stack import Stack, start_stack
 ROOT = Path(__file__).resolve().parents[3]
 ADMIN_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 # The harness's Redis database on the shared server (one of its own; only this run's key
-# prefix is touched and deleted afterwards). BENCH_REDIS_URL overrides it (tests pass theirs).
+# prefix is touched and deleted afterwards). ENGINE_HARNESS_REDIS_URL overrides it (the smoke
+# tests pass theirs) — not BENCH_REDIS_URL, which bench_signal_to_order defaults on import.
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
 
 
@@ -148,6 +149,23 @@ def forget_redis_keys(url: str, prefix: str) -> None:
         client.delete(*doomed[start : start + 500])
 
 
+def stop_partial_stack(tmp: Path) -> None:
+    """An interrupted start (Ctrl-C while waiting for health) leaves processes that
+    start_stack started: stop those whose environment points at this run's directory."""
+    import signal
+
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"ENGINE_MASTER_KEY_FILE={tmp}/".encode() in environ:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(proc.name), signal.SIGKILL)
+
+
 def start_engine(
     workers: int = 4,
     web_workers: int = 1,
@@ -161,7 +179,7 @@ def start_engine(
     prefix = f"eh{run_id}:"
     tmp = Path(tempfile.mkdtemp(prefix="engine-harness-"))
     own_redis = None
-    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    redis_url = os.environ.get("ENGINE_HARNESS_REDIS_URL", DEFAULT_REDIS_URL)
     if private_redis:
         own_redis = PrivateRedis(tmp)
         own_redis.start()
@@ -196,6 +214,7 @@ def start_engine(
         )
         stack = start_stack(str(ROOT), env, tmp, workers=workers, web_workers=web_workers)
     except BaseException:
+        stop_partial_stack(tmp)
         stop(simulator)
         if own_redis:
             own_redis.kill()
