@@ -105,7 +105,7 @@ def merge_previous(results: dict, previous: dict, only: list[str]) -> None:
     """Rows of the scenarios not rerun come from the previous run (its date kept with them)."""
     rerun = (*only, "peak_rss")
     kept = [
-        r | {"from_run": previous["machine"]["date"]}
+        {"from_run": previous["machine"]["date"]} | r
         for r in previous["scenarios"]
         if not r["name"].startswith(rerun)
     ]
@@ -113,7 +113,7 @@ def merge_previous(results: dict, previous: dict, only: list[str]) -> None:
     results["failed"] = [f for f in previous.get("failed", []) if f["name"] not in rerun] + (
         results["failed"]
     )
-    results["merged_from"] = previous["machine"]
+    results["merged_from"] = previous.get("merged_from", previous["machine"])
 
 
 def main(argv: list[str] | None = None) -> int:
