@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 WEB := webapp
 WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: setup run test test-python test-web test-e2e lint format migrate bench clean
+.PHONY: setup run test test-python test-web test-e2e lint format migrate bench chaos clean
 
 ## setup: virtualenv in .venv, Python and Node dependencies, the built web app (starts nothing)
 setup: $(VENV)/.installed $(WEB)/node_modules/.installed $(WEB)/dist/index.html
@@ -55,3 +55,13 @@ migrate: $(VENV)/.installed
 
 clean:
 	rm -rf $(WEB)/dist var/engine.db* .pytest_cache
+
+## bench: the whole-engine benchmark (real stack, fresh database) → bench-results.json and
+## the table in docs/performance.md; BENCH_ARGS=--quick for the smoke mode
+bench: $(VENV)/.installed
+	$(PY) -m tests.perf.engine_bench.harness $(BENCH_ARGS)
+
+## chaos: failure drills against the real stack → table in docs/reliability.md, exit 1 on a
+## violated invariant; CHAOS_ARGS=--quick for the smoke mode
+chaos: $(VENV)/.installed
+	$(PY) -m tests.perf.engine_bench.chaos $(CHAOS_ARGS)

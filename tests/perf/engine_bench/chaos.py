@@ -1,0 +1,521 @@
+"""`make chaos`: failure drills against the engine's real stack, one at a time, each under a
+continuous stream of signals and price moves and each ending with an invariant check.
+
+    .venv/bin/python -m tests.perf.engine_bench.chaos [--quick] [--only drill,...]
+        [--json chaos-results.json] [--doc docs/reliability.md | --no-doc]
+
+The stack is tests/stack.py's (launcher.start_engine) with a private redis-server on its own
+port (the `redis_restart` drill kills it and starts it again empty; the shared 6379 is never
+touched). PostgreSQL is the shared server on 5432, which must not be restarted: the
+`postgres_restart` drill instead terminates every connection the engine holds to its database
+(`pg_terminate_backend`) — what the engine sees of a server restart — twice.
+
+Invariants after each drill (once the stream stopped and the engine settled):
+- lost: an accepted signal (202) with no recorded outcome (still `received`);
+- duplicates: more than one accepted exchange order per (group, pyramid, leg, purpose), from
+  the simulator's own order log (GET /__sim/orders client ids);
+- fills: every simulator fill reflected in the database (dca_order.filled_quantity equals
+  the simulator's executed quantity) after reconciliation; `repaired` counts the ones that
+  were not at the first look and were by the last;
+- pool: open (slot-holding) groups never above max_open_groups (sampled every 0.25 s);
+- no 5xx from the webhook endpoint while PostgreSQL and Redis are up (a short window around
+  a Redis restart or a connection kill is exempt, and reported);
+- the engine status (GET /api/engine) shows `degraded` while the exchange is down and comes
+  back by itself.
+Exit status 1 on any violation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+from server.domain.grid import parse_client_order_id
+from tests.perf.bench_webhooks import tree_pids
+from tests.perf.engine_bench import report
+from tests.perf.engine_bench.launcher import ROOT, EngineRun, pg, start_engine
+from tests.stack import wait_healthy
+
+KEY, SECRET = "chaos-key", "chaos-secret"
+PASSWORD = "Chaos-Passw0rd"
+MAX_OPEN = 4
+SYMBOLS = {"BTCUSDT": Decimal("64000"), "ETHUSDT": Decimal("2500")}
+TIMEFRAMES = (1, 5, 15, 60, 240)
+SLOT_HOLDING = ("live", "partially_filled", "active", "closing")
+
+FULL = {"drill_s": 30, "rate": 4, "settle_s": 90, "sim_down_s": 30, "kill_every_s": 4}
+QUICK = {"drill_s": 6, "rate": 3, "settle_s": 45, "sim_down_s": 12, "kill_every_s": 2}
+DRILLS = (
+    "worker_kill9",
+    "web_restart",
+    "postgres_restart",
+    "redis_restart",
+    "sim_faults",
+    "sim_down",
+)
+
+
+# --------------------------------------------------------------------------- background load
+
+
+@dataclass
+class Load:
+    """The stream of signals and price moves, and the samplers, for one drill."""
+
+    run: EngineRun
+    webhook: tuple[str, str]
+    auth: dict
+    user_id: int
+    rate: float
+    stop: threading.Event = field(default_factory=threading.Event)
+    accepted: list[str] = field(default_factory=list)
+    statuses: list[tuple[float, int]] = field(default_factory=list)
+    client_errors: Counter = field(default_factory=Counter)
+    pool_max: int = 0
+    engine_statuses: list[tuple[float, str]] = field(default_factory=list)
+    prices: dict = field(default_factory=lambda: dict(SYMBOLS))
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        for target in (self._signals, self._prices, self._pool, self._engine):
+            thread = threading.Thread(target=target, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def finish(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=40)
+
+    def _signals(self) -> None:
+        url, secret = self.webhook
+        rng = random.Random()
+        with httpx.Client(timeout=10) as http:
+            while not self.stop.is_set():
+                symbol = rng.choice(list(SYMBOLS))
+                body = {
+                    "secret": secret,
+                    "signal_id": secrets.token_hex(8),
+                    "tv": {
+                        "exchange": "BINANCE",
+                        "symbol": symbol,
+                        "timeframe": str(rng.choice(TIMEFRAMES)),
+                        "action": "buy",
+                        "market_position": "long",
+                        "prev_market_position": "flat",
+                        "entry_price": str(self.prices[symbol]),
+                        "order_id": "Long",
+                    },
+                    "execution_intent": {"type": "entry", "side": "long", "strategy": "grid"},
+                }
+                try:
+                    r = http.post(url, json=body)
+                    self.statuses.append((time.monotonic(), r.status_code))
+                    if r.status_code == 202:
+                        self.accepted.append(r.json()["signal_id"])
+                except httpx.HTTPError as exc:
+                    self.client_errors[type(exc).__name__] += 1
+                self.stop.wait(1 / self.rate)
+
+    def _prices(self) -> None:
+        rng = random.Random()
+        with httpx.Client(base_url=self.run.sim_base, timeout=2) as sim:
+            while not self.stop.is_set():
+                for symbol, price in list(self.prices.items()):
+                    step = Decimal(rng.choice((-3, -2, -1, 1, 2, 3, 4))) / 1000  # ±0.1–0.4 %
+                    new = (price * (1 + step)).quantize(Decimal("0.01"))
+                    with contextlib.suppress(httpx.HTTPError):
+                        sim.post("/__sim/price", json={"symbol": symbol, "price": str(new)})
+                        self.prices[symbol] = new
+                self.stop.wait(0.5)
+
+    def _pool(self) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(Exception):
+                count = open_slots(self.run, self.user_id)
+                self.pool_max = max(self.pool_max, count)
+            self.stop.wait(0.25)
+
+    def _engine(self) -> None:
+        with httpx.Client(base_url=self.run.base_url, timeout=3, headers=self.auth) as http:
+            while not self.stop.is_set():
+                with contextlib.suppress(Exception):
+                    status = http.get("/api/engine").json().get("status")
+                    self.engine_statuses.append((time.monotonic(), status))
+                self.stop.wait(1)
+
+
+def open_slots(run: EngineRun, user_id: int) -> int:
+    return pg(
+        "SELECT count(*) FROM position_group WHERE user_id = %s AND status = ANY(%s)",
+        run.db_url,
+        (user_id, list(SLOT_HOLDING)),
+    )[0][0]
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def setup_trader(run: EngineRun) -> tuple[tuple[str, str], dict, int]:
+    """One trader: a simulated Binance spot account, a small pool (so signals queue and get
+    promoted), a one-leg market grid and a 0.5 % aggregate take-profit (the price walk closes
+    groups, freeing slots)."""
+    settings = {
+        "pool": {"max_open_groups": MAX_OPEN},
+        "capital": {
+            "total_capital_usd": "100000",
+            "max_pyramids": 2,
+            "pyramid_weights": ["50", "50"],
+        },
+        "grid": {"legs": [{"gap_percent": "0", "weight_percent": "100", "tp_percent": "0.5"}]},
+        "take_profit": {"tp_mode": "aggregate", "tp_aggregate_percent": "0.5"},
+        "signals": {"max_signal_age_seconds": 3600},
+    }
+    fund_simulator(run)
+    name = f"chaos_{secrets.token_hex(2)}"
+    with httpx.Client(base_url=run.base_url, timeout=30) as http:
+        r = http.post(
+            "/api/auth/register",
+            json={"email": f"{name}@example.com", "username": name, "password": PASSWORD},
+        )
+        r.raise_for_status()
+        auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        http.put("/api/settings", headers=auth, json=settings).raise_for_status()
+        http.post(
+            "/api/accounts",
+            headers=auth,
+            json={
+                "exchange": "binance",
+                "market_type": "spot",
+                "mode": "simulated",
+                "api_key": KEY,
+                "api_secret": SECRET,
+                "label": "chaos",
+            },
+        ).raise_for_status()
+        secret = http.post("/api/auth/webhook-secret", headers=auth).json()
+    user_id = pg('SELECT id FROM "user" WHERE username = %s', run.db_url, (name,))[0][0]
+    return (secret["webhook_url"], secret["webhook_secret"]), auth, user_id
+
+
+def fund_simulator(run: EngineRun) -> None:
+    with run.sim() as sim:
+        sim.post(
+            "/__sim/balances",
+            json={"api_key": KEY, "api_secret": SECRET, "balances": {"USDT": "100000000"}},
+        ).raise_for_status()
+        for symbol, price in SYMBOLS.items():
+            sim.post("/__sim/price", json={"symbol": symbol, "price": str(price)})
+
+
+# --------------------------------------------------------------------------- drills
+
+
+def worker_children(run: EngineRun) -> list[int]:
+    pool = run.stack.processes["worker"].pid
+    return [p for p in tree_pids(pool) if p != pool]
+
+
+def drill_worker_kill9(run: EngineRun, p: dict, exempt: list) -> dict:
+    """SIGKILL a random worker of the pool every few seconds (the pool restarts it)."""
+    killed = 0
+    deadline = time.monotonic() + p["drill_s"]
+    while time.monotonic() < deadline:
+        time.sleep(p["kill_every_s"])
+        children = worker_children(run)
+        if children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(random.choice(children), signal.SIGKILL)
+                killed += 1
+    return {"killed": killed}
+
+
+def drill_web_restart(run: EngineRun, p: dict, exempt: list) -> dict:
+    """kill -9 the web process mid-stream, start it again on the same port."""
+    time.sleep(p["drill_s"] / 2)
+    run.stack.kill("web")
+    run.stack.start("web")
+    wait_healthy(run.base_url, run.stack)
+    time.sleep(p["drill_s"] / 2)
+    return {}
+
+
+def drill_postgres_restart(run: EngineRun, p: dict, exempt: list) -> dict:
+    """Every engine connection to its database terminated (twice): a PostgreSQL restart as
+    the engine sees it, without restarting the shared server."""
+    terminated = 0
+    for _ in range(2):
+        time.sleep(p["drill_s"] / 3)
+        t = time.monotonic()
+        rows = pg(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+            "AND pid <> pg_backend_pid()",
+            args=(run.db_name,),
+        )
+        terminated += len(rows or [])
+        exempt.append((t, t + 2))
+    time.sleep(p["drill_s"] / 3)
+    return {"connections_terminated": terminated}
+
+
+def drill_redis_restart(run: EngineRun, p: dict, exempt: list) -> dict:
+    """The private redis-server killed and started again with its data gone."""
+    time.sleep(p["drill_s"] / 2)
+    t = time.monotonic()
+    run.private_redis.kill()
+    time.sleep(1)
+    run.private_redis.start()
+    exempt.append((t, time.monotonic() + 3))
+    time.sleep(p["drill_s"] / 2)
+    return {}
+
+
+FAULTS = (
+    {"kind": "timeout", "ms": 3000},
+    {"kind": "http_500"},
+    {"kind": "http_429", "ms": 1000},
+    {"kind": "insufficient_funds"},
+)
+
+
+def drill_sim_faults(run: EngineRun, p: dict, exempt: list) -> dict:
+    """10 % of the venue's REST requests fail (orders, order status, balances, tickers: with
+    few orders in a drill, order requests alone would hardly be hit): timeouts (executed,
+    answer withheld 3 s), 500s, 429 with Retry-After, insufficient funds — 2.5 % each."""
+    with run.sim() as sim:
+        for fault in FAULTS:
+            sim.post(
+                "/__sim/faults", json={"match": {"path": "/api/v3/"}, "rate": 0.025, **fault}
+            ).raise_for_status()
+        time.sleep(p["drill_s"])
+        hits = sum(f["hits"] for f in sim.get("/__sim/faults").json()["faults"])
+        sim.delete("/__sim/faults")
+    return {"fault_hits": hits}
+
+
+def drill_sim_down(run: EngineRun, p: dict, exempt: list) -> dict:
+    """The simulator frozen (SIGSTOP: connections hang, its book stays) for `sim_down_s`."""
+    os.kill(run.simulator.pid, signal.SIGSTOP)
+    try:
+        time.sleep(p["sim_down_s"])
+    finally:
+        os.kill(run.simulator.pid, signal.SIGCONT)
+    time.sleep(2)
+    return {"down_s": p["sim_down_s"]}
+
+
+# --------------------------------------------------------------------------- invariants
+
+
+def sim_orders(run: EngineRun, since: int) -> list[dict]:
+    with run.sim() as sim:
+        return sim.get("/__sim/orders", params={"api_key": KEY, "since": since}).json()["orders"]
+
+
+def duplicates_of(orders: list[dict]) -> list[str]:
+    seen = Counter()
+    for row in orders:
+        ref = parse_client_order_id(row.get("client_order_id") or "")
+        if ref is None or row["status"] == "REJECTED":
+            continue
+        seen[(str(ref.group_id), ref.pyramid_index, ref.leg_index, ref.purpose.value)] += 1
+    return [f"{k[0][:8]}/{k[1]}/{k[2]}/{k[3]}×{n}" for k, n in seen.items() if n > 1]
+
+
+def unreflected_fills(run: EngineRun, orders: list[dict]) -> list[str]:
+    filled = {
+        r["client_order_id"]: Decimal(r["executed_qty"])
+        for r in orders
+        if r.get("client_order_id") and Decimal(r["executed_qty"] or "0") > 0
+    }
+    if not filled:
+        return []
+    rows = pg(
+        "SELECT client_order_id, filled_quantity FROM dca_order WHERE client_order_id = ANY(%s)",
+        run.db_url,
+        (list(filled),),
+    )
+    db = {cid: Decimal(q) for cid, q in rows or []}
+    return [cid for cid, qty in filled.items() if db.get(cid) != qty]
+
+
+def unfinished(run: EngineRun, accepted: list[str]) -> list[str]:
+    if not accepted:
+        return []
+    rows = pg(
+        "SELECT id::text, status FROM signal WHERE id::text = ANY(%s)", run.db_url, (accepted,)
+    )
+    done = {sid for sid, status in rows or [] if status != "received"}
+    return [sid for sid in accepted if sid not in done]
+
+
+def settle(run: EngineRun, load: Load, seconds: float) -> None:
+    """Until every accepted signal has an outcome and no order is pending (or `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pending = pg("SELECT count(*) FROM dca_order WHERE status = 'pending'", run.db_url)[0][0]
+        if not unfinished(run, load.accepted) and not pending:
+            return
+        time.sleep(1)
+
+
+def engine_status(run: EngineRun, auth: dict) -> str | None:
+    with contextlib.suppress(Exception):
+        return httpx.get(f"{run.base_url}/api/engine", headers=auth, timeout=5).json()["status"]
+    return None
+
+
+def check(
+    name: str, run: EngineRun, load: Load, since: int, exempt: list, p: dict, info: dict
+) -> dict:
+    settle(run, load, p["settle_s"])
+    orders = sim_orders(run, since)
+    first_unreflected = set(unreflected_fills(run, orders))
+    deadline = time.monotonic() + p["settle_s"]
+    remaining = set(first_unreflected)
+    while remaining and time.monotonic() < deadline:  # reconciliation runs every few seconds
+        time.sleep(2)
+        orders = sim_orders(run, since)
+        remaining = set(unreflected_fills(run, orders))
+    violations = []
+    lost = unfinished(run, load.accepted)
+    if lost:
+        violations.append(f"{len(lost)} accepted signals without an outcome")
+    dups = duplicates_of(orders)
+    if dups:
+        violations.append(f"duplicate orders: {', '.join(dups[:5])}")
+    if remaining:
+        violations.append(f"{len(remaining)} simulator fills not in the database")
+    if load.pool_max > MAX_OPEN:
+        violations.append(f"pool at {load.pool_max} > {MAX_OPEN}")
+
+    def exempted(t: float) -> bool:
+        return any(a <= t <= b for a, b in exempt)
+
+    five = [s for t, s in load.statuses if s >= 500 and not exempted(t)]
+    five_exempt = [s for t, s in load.statuses if s >= 500 and exempted(t)]
+    if five:
+        violations.append(f"{len(five)} webhook 5xx while PostgreSQL and Redis were up")
+    seen = {s for _, s in load.engine_statuses}
+    status_end = engine_status(run, load.auth)
+    deadline = time.monotonic() + p["settle_s"]
+    while status_end == "degraded" and time.monotonic() < deadline:
+        time.sleep(2)
+        status_end = engine_status(run, load.auth)
+    if name == "sim_down" and "degraded" not in seen:
+        violations.append(f"engine status never degraded while the exchange was down ({seen})")
+    if status_end != "running":
+        violations.append(f"engine status {status_end!r} after the drill (not recovered)")
+    return {
+        "drill": name,
+        "signals": len(load.accepted),
+        "orders": sum(1 for o in orders if o["status"] != "REJECTED"),
+        "duplicates": len(dups),
+        "lost": len(lost) + len(remaining),
+        "repaired": len(first_unreflected - remaining),
+        "ok": not violations,
+        "violations": violations,
+        "detail": info
+        | {
+            "webhook_statuses": dict(Counter(s for _, s in load.statuses)),
+            "webhook_5xx_exempt": len(five_exempt),
+            "client_errors": dict(load.client_errors),
+            "pool_max": load.pool_max,
+            "engine_statuses_seen": sorted(s for s in seen if s),
+            "engine_status_end": status_end,
+        },
+    }
+
+
+def run_drill(name: str, run: EngineRun, trader, p: dict) -> dict:
+    webhook, auth, user_id = trader
+    load = Load(run, webhook, auth, user_id, p["rate"])
+    since = time.time_ns()
+    exempt: list = []
+    load.start()
+    try:
+        info = globals()[f"drill_{name}"](run, p, exempt)
+        time.sleep(1)
+    finally:
+        load.finish()
+    return check(name, run, load, since, exempt, p, info)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="", help="comma-separated drill names")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--json", default=str(ROOT / "chaos-results.json"))
+    parser.add_argument("--doc", default=str(ROOT / "docs" / "reliability.md"))
+    parser.add_argument("--no-doc", action="store_true")
+    parser.add_argument("--keep-logs", action="store_true")
+    args = parser.parse_args(argv)
+    p = QUICK if args.quick else FULL
+    only = [d for d in args.only.split(",") if d] or list(DRILLS)
+    results = {
+        "machine": report.machine(),
+        "mode": "quick" if args.quick else "full",
+        "settings": p,
+        "drills": [],
+    }
+    run = start_engine(
+        workers=args.workers,
+        private_redis=True,
+        # Reconciliation every 5 s and a 1.5 s exchange timeout, so a drill's repairs and the
+        # breaker (5 consecutive failures) happen within the drill's minute, not after it.
+        extra_env={
+            "RECONCILE_SEC": "5",
+            "ORDER_RESEND_AFTER_SEC": "5",
+            "EXCHANGE_TIMEOUT_MS": "1500",
+        },
+    )
+    failed = False
+    try:
+        trader = setup_trader(run)
+        for name in only:
+            print(f"[chaos] {name} …", flush=True)
+            try:
+                result = run_drill(name, run, trader, p)
+            except Exception as exc:  # the drill itself broke: a failure, the rest still run
+                result = {
+                    "drill": name,
+                    "signals": 0,
+                    "orders": 0,
+                    "duplicates": 0,
+                    "lost": 0,
+                    "repaired": 0,
+                    "ok": False,
+                    "violations": [f"drill error {type(exc).__name__}: {exc}"[:300]],
+                }
+            results["drills"].append(result)
+            failed |= not result["ok"]
+            print(f"[chaos]   {json.dumps(result, default=str)}", flush=True)
+    finally:
+        if args.keep_logs:
+            print(f"logs in {run.tmp}")
+        run.close(keep_logs=args.keep_logs)
+    Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    table = report.chaos_table(results)
+    print(table)
+    if not args.no_doc:
+        report.write_between_markers(Path(args.doc), "engine-chaos", table)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""The engine's whole stack for a harness run: a fresh PostgreSQL database, a Redis database
+(or a private redis-server on its own port, for drills that restart Redis), the exchange
+simulator, migrations, then web (gunicorn + gevent), the worker pool, scheduler and price
+monitor through tests/stack.py — the launcher the integration tests use too."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg2
+import redis
+
+from tests.sim_support import free_port, start_simulator, stop
+from tests.stack import Stack, start_stack
+
+ROOT = Path(__file__).resolve().parents[3]
+ADMIN_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The harness's Redis database on the shared server (one of its own; only this run's key
+# prefix is touched and deleted afterwards). ENGINE_HARNESS_REDIS_URL overrides it (the smoke
+# tests pass theirs) — not BENCH_REDIS_URL, which bench_signal_to_order defaults on import.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
+
+
+def pg(sql: str, url: str = ADMIN_PG, args: tuple = ()):
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
+class PrivateRedis:
+    """A redis-server of the harness's own on a free loopback port, no persistence: the
+    `redis_restart` drill kills it and starts it again empty (the shared 6379 is never
+    touched)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(redis.RedisError):
+                if redis.Redis.from_url(self.url).ping():
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@dataclass
+class EngineRun:
+    """Everything one run started; `close()` stops it and drops the database."""
+
+    stack: Stack
+    simulator: subprocess.Popen
+    sim_port: int
+    db_name: str
+    db_url: str
+    redis_url: str
+    prefix: str
+    tmp: Path
+    private_redis: PrivateRedis | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return self.stack.base_url
+
+    @property
+    def sim_base(self) -> str:
+        return f"http://127.0.0.1:{self.sim_port}"
+
+    def sim(self) -> httpx.Client:
+        return httpx.Client(base_url=self.sim_base, timeout=30)
+
+    def restart_simulator(self, down_seconds: float = 0) -> None:
+        """Stop the simulator (its book is in memory, so balances are set again) and start it
+        on the same port after `down_seconds`."""
+        stop(self.simulator)
+        time.sleep(down_seconds)
+        self.simulator = start_simulator(self.sim_port)
+
+    def close(self, keep_logs: bool = False) -> None:
+        self.stack.stop()
+        stop(self.simulator)
+        if self.private_redis is not None:
+            self.private_redis.kill()
+        else:
+            forget_redis_keys(self.redis_url, self.prefix)
+        with contextlib.suppress(psycopg2.Error):
+            pg(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        if not keep_logs:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def forget_redis_keys(url: str, prefix: str) -> None:
+    """Delete this run's keys (its prefix, its RQ jobs, its rate-limit windows)."""
+    client = redis.Redis.from_url(url)
+    doomed = []
+    for pattern in (f"{prefix}*", f"rq:*{prefix}*", f"LIMITS:LIMITER/{prefix}*"):
+        doomed += list(client.scan_iter(match=pattern, count=1000))
+    for key in client.scan_iter(match="rq:job:*", count=1000):
+        origin = client.hget(key, "origin") if client.type(key) == b"hash" else None
+        if origin and origin.decode().startswith(prefix):
+            job_id = key.decode().removeprefix("rq:job:")
+            doomed += [key, f"rq:results:{job_id}".encode()]
+    for start in range(0, len(doomed), 500):
+        client.delete(*doomed[start : start + 500])
+
+
+def stop_partial_stack(tmp: Path) -> None:
+    """An interrupted start (Ctrl-C while waiting for health) leaves processes that
+    start_stack started: stop those whose environment points at this run's directory."""
+    import signal
+
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"ENGINE_MASTER_KEY_FILE={tmp}/".encode() in environ:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(proc.name), signal.SIGKILL)
+
+
+def start_engine(
+    workers: int = 4,
+    web_workers: int = 1,
+    private_redis: bool = False,
+    monitor_ms: int = 100,
+    extra_env: dict | None = None,
+) -> EngineRun:
+    run_id = secrets.token_hex(3)
+    db_name = f"engine_harness_{run_id}"
+    db_url = f"{ADMIN_PG.rsplit('/', 1)[0]}/{db_name}"
+    prefix = f"eh{run_id}:"
+    tmp = Path(tempfile.mkdtemp(prefix="engine-harness-"))
+    own_redis = None
+    redis_url = os.environ.get("ENGINE_HARNESS_REDIS_URL", DEFAULT_REDIS_URL)
+    if private_redis:
+        own_redis = PrivateRedis(tmp)
+        own_redis.start()
+        redis_url = own_redis.url
+    pg(f'CREATE DATABASE "{db_name}"')
+    sim_port = free_port()
+    simulator = start_simulator(sim_port)
+    env = {
+        "ENGINE_ENV": "development",
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE_PREFIX": prefix,
+        "EVENTS_CHANNEL": f"{prefix}events",
+        "ENGINE_MASTER_KEY_FILE": str(tmp / "master.key"),
+        "MAIL_OUTBOX": str(tmp / "outbox.jsonl"),
+        "SECRET_KEY": "harness-" + secrets.token_hex(16),
+        "SIMULATOR_URL": f"http://127.0.0.1:{sim_port}",
+        "LOG_LEVEL": "WARNING",
+        "PRICE_MONITOR_MS": str(monitor_ms),
+        "WEBHOOK_RATE_LIMIT_ADDRESS": "10000000 per minute",
+        "WEBHOOK_RATE_LIMIT_USER": "10000000 per minute",
+        "REGISTER_RATE_LIMIT": "1000 per minute",  # the scenarios register several traders
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        **(extra_env or {}),
+    }
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "server.persistence.migrate"],
+            env=os.environ | env | {"PYTHONPATH": str(ROOT)},
+            check=True,
+            capture_output=True,
+        )
+        stack = start_stack(str(ROOT), env, tmp, workers=workers, web_workers=web_workers)
+    except BaseException:
+        stop_partial_stack(tmp)
+        stop(simulator)
+        if own_redis:
+            own_redis.kill()
+        pg(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        raise
+    return EngineRun(stack, simulator, sim_port, db_name, db_url, redis_url, prefix, tmp, own_redis)
