@@ -67,6 +67,7 @@ class PriceMonitor:
         self.app = app
         self.fire_ttl_ms = fire_ttl_ms
         self._version = -1
+        self._epoch: str | None = None
         self._watched: dict[str, Watched] = {}
         self._venues: dict[str, list[str]] = {}  # venue -> symbols
         self._venue_accounts: dict[str, list[str]] = {}  # venue -> account ids
@@ -88,7 +89,8 @@ class PriceMonitor:
         look (the index's change log), everything when the log does not reach back. True
         when something changed."""
         idx = self._index()
-        delta = idx.changes_since(self._version)
+        epoch = idx.epoch()
+        delta = idx.changes_since(self._version) if epoch == self._epoch else None
         if delta is not None and not delta[1] and delta[0] == self._version:
             return False
         if delta is None:
@@ -115,6 +117,7 @@ class PriceMonitor:
                 del self._clients[venue]
             self._venue_accounts = dict(accounts)
             self._version = version
+            self._epoch = epoch
         return True
 
     def _client(self, venue: str) -> ExchangeClient | None:

@@ -27,6 +27,7 @@ PostgreSQL by the take-profit sweep.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ import redis
 SORTED = "{prefix}engine:tp:{venue}:{symbol}:{side}"
 META = "{prefix}engine:tp-meta"
 VERSION = "{prefix}engine:tp-version"
+EPOCH = "{prefix}engine:tp-epoch"  # a token per life of the index: a new one after Redis lost it
 CHANGES = "{prefix}engine:tp-changes"
 CHANGES_KEPT = 10_000
 
@@ -224,6 +226,16 @@ class TriggerIndex:
 
     def version(self) -> int:
         return int(self.client.get(self._version) or 0)
+
+    def epoch(self) -> str:
+        """This index's life: a token made by the first reader after the keys were lost
+        (Redis restarted empty). The version counts again from 0 then, so a reader that saw an
+        older epoch must reload everything: a version number alone may come back to the one it
+        knew and hide every change in between."""
+        key = EPOCH.format(prefix=self.prefix)
+        self.client.set(key, secrets.token_hex(8), nx=True)
+        token = self.client.get(key)
+        return token.decode() if isinstance(token, bytes) else str(token)
 
     def all(self) -> list[Watched]:
         return [Watched.from_json(g, text) for g, text in self.client.hgetall(self._meta).items()]

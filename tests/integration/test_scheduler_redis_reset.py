@@ -2,15 +2,18 @@
 
 Found by `make chaos` (redis_restart drill): rq-scheduler keeps the schedule in Redis, so after
 Redis restarted empty no lane sweep, reconciliation or queue sweep ever ran again and signals
-whose jobs were lost stayed `received` for good. Real Redis (the test database), real
-rq-scheduler; only the wipe is simulated by FLUSHDB — what an empty restart leaves."""
+whose jobs were lost stayed `received` for good. Real Redis — a redis-server of this test's own,
+so the wipe never touches the session's database where the running stack's workers are
+registered — and real rq-scheduler; only the wipe is simulated by FLUSHDB (what an empty
+restart leaves)."""
 
 from __future__ import annotations
 
+import pytest
 import redis
 
 from server.state.connection import rq_redis_for
-from tests.conftest import TEST_REDIS
+from tests.perf.engine_bench.launcher import PrivateRedis
 from workers.scheduler import (
     PERIODIC_JOBS,
     HeartbeatScheduler,
@@ -26,14 +29,21 @@ class Cfg:
         return 60
 
 
-def test_periodic_jobs_come_back_after_redis_lost_them():
-    client = redis.Redis.from_url(TEST_REDIS)
-    client.flushdb()
+@pytest.fixture
+def private_redis(tmp_path):
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server.url
+    server.kill()
+
+
+def test_periodic_jobs_come_back_after_redis_lost_them(private_redis):
+    client = redis.Redis.from_url(private_redis)
     cfg = Cfg()
     resets = []
     scheduler = HeartbeatScheduler(
         queue_name="reset-test:default",
-        connection=rq_redis_for(TEST_REDIS),
+        connection=rq_redis_for(private_redis),
         interval=2,
         heartbeat_client=client,
         heartbeat_name="reset-test:heartbeat",
@@ -60,7 +70,6 @@ def test_periodic_jobs_come_back_after_redis_lost_them():
 
     scheduler.enqueue_jobs()  # once, not on every pass
     assert resets == [1]
-    client.flushdb()
 
 
 def test_scheduler_loop_survives_redis_going_away():

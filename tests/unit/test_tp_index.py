@@ -133,3 +133,31 @@ def test_changes_since_names_only_what_changed(idx):
     assert idx.version() == version  # nothing differed: nothing written
     assert idx.replace_all([_w("a", "long", "150"), _w("c", "short", "9")], version) is True
     assert set(idx.changes_since(version)[1]) == {"c"}
+
+
+def test_the_monitor_reloads_after_the_index_was_lost_even_at_the_same_version(app, idx):
+    """Redis restarted empty: the index's version counts again from 0. A price monitor that
+    knew version 2 and finds version 2 again — two other groups written since — must watch
+    them: the index's epoch changed, so it reloads everything (a version alone would say
+    "nothing changed" and the new groups would never be priced)."""
+    from server.services.price_monitor import PriceMonitor
+
+    class Monitor(PriceMonitor):
+        def _index(self):
+            return idx
+
+    monitor = Monitor(app)
+    idx.put(_w("old-1", "long", None))
+    idx.put(_w("old-2", "long", None))
+    assert monitor.refresh()
+    assert sorted(monitor._watched) == ["old-1", "old-2"]
+    known = idx.version()
+
+    for key in idx.client.scan_iter(match=f"{idx.prefix}*"):  # Redis lost the index
+        idx.client.delete(key)
+    idx.put(_w("new-1", "long", None))
+    idx.put(_w("new-2", "long", None))
+    assert idx.version() == known  # the trap: the same number, other groups
+
+    assert monitor.refresh()
+    assert sorted(monitor._watched) == ["new-1", "new-2"]
