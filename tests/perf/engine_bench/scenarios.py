@@ -420,6 +420,7 @@ def seed_groups(db_url: str, username: str, count: int) -> None:
                 **bench_risk._figures(rng, symbol),
             }
         )
+    previous = db.obj  # the caller's database (a test session's): put back afterwards
     database = init_db(db_url)
     try:
         with db.atomic():
@@ -427,6 +428,8 @@ def seed_groups(db_url: str, username: str, count: int) -> None:
                 PositionGroup.insert_many(rows[start : start + 500]).execute()
     finally:
         database.close_all()
+        if previous is not None:
+            db.initialize(previous)
 
 
 def api_read(run: EngineRun, groups: int, requests: int) -> list[dict]:
