@@ -38,8 +38,7 @@ def bench_table(results: dict) -> str:
     m = results["machine"]
     lines = [
         f"Machine: {m['uname']}, {m['cpus']} CPUs, Python {m['python']}; "
-        f"{m['date']}; commit {m['git_commit']}; load average at start {m['loadavg']} "
-        f"(a shared, busy machine: other engineers' tests ran at the same time). "
+        f"{m['date']}; commit {m['git_commit']}; load average at start {m['loadavg']}. "
         f"Mode: {results['mode']}."
         + (
             f" Rows marked † are from the run of {results['merged_from']['date']} "
@@ -85,8 +84,8 @@ def chaos_table(results: dict) -> str:
     m = results["machine"]
     lines = [
         f"Machine: {m['uname']}, {m['cpus']} CPUs, Python {m['python']}; {m['date']}; "
-        f"commit {m['git_commit']}; load average at start {m['loadavg']} (shared, busy "
-        f"machine). Mode: {results['mode']}.",
+        f"commit {m['git_commit']}; load average at start {m['loadavg']}. "
+        f"Mode: {results['mode']}.",
         "",
         "| drill | signals | orders | duplicates | lost | repaired | result | notes |",
         "|---|---|---|---|---|---|---|---|",
