@@ -130,3 +130,21 @@ def locked(query):
 
 def is_postgres() -> bool:
     return isinstance(db.obj, PooledPostgresqlDatabase)
+
+
+def plain_rows(query, fields) -> list[tuple]:
+    """The rows of `query` (which selects `fields`, in that order) as plain tuples, without
+    building a model per row. On PostgreSQL nothing is converted: psycopg2 already hands back
+    `Decimal` for NUMERIC, `datetime` for timestamps and `bool` (building thousands of models,
+    or running every field's `python_value`, costs several times what the caller does with
+    them). SQLite stores decimals and timestamps as text, so there each field's converter
+    runs. UUID columns come back as text on PostgreSQL and as `uuid.UUID` on SQLite."""
+    rows = db.execute(query).fetchall()
+    if is_postgres():
+        return rows
+    convert = [getattr(field, "python_value", _as_stored) for field in fields]
+    return [tuple(c(v) for c, v in zip(convert, row, strict=True)) for row in rows]
+
+
+def _as_stored(value):
+    return value

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from peewee import fn
+
 from server.api.serializers import money
 from server.clock import isoformat
 from server.domain.enums import FINISHED_GROUP_STATUSES
 from server.domain.exact import ZERO, add
 from server.domain.pnl import unrealised_percent
+from server.persistence.db import is_postgres, plain_rows
 from server.persistence.models import (
     PositionGroup,
     SystemLog,
@@ -42,15 +45,32 @@ ALERTS_SHOWN = 20
 _FINISHED = [s.value for s in FINISHED_GROUP_STATUSES]
 
 
+def _pnl_sums(user_id) -> tuple[Decimal, Decimal]:
+    """(realised of every group, unrealised of the open ones). PostgreSQL adds them up
+    (NUMERIC sums are exact): one row back instead of every group the user ever had. SQLite
+    keeps decimals as text (its SUM would go through floats), so there they are added here."""
+    group = PositionGroup
+    still_open = group.status.not_in(_FINISHED)
+    mine = group.user == user_id
+    if is_postgres():
+        realised, unrealised = (
+            group.select(
+                fn.SUM(group.realized_pnl_usd), fn.SUM(group.unrealized_pnl_usd).filter(still_open)
+            )
+            .where(mine)
+            .tuples()
+            .get()
+        )
+        return add(realised or ZERO), add(unrealised or ZERO)
+    columns = (group.status, group.realized_pnl_usd, group.unrealized_pnl_usd)
+    rows = plain_rows(group.select(*columns).where(mine), columns)
+    realised = add(*(r for _, r, _ in rows if r is not None))
+    unrealised = add(*(u for s, _, u in rows if u is not None and s not in _FINISHED))
+    return realised, unrealised
+
+
 def _pnl(user_id, settings: dict) -> dict:
-    realised, unrealised = ZERO, ZERO
-    rows = PositionGroup.select(
-        PositionGroup.status, PositionGroup.realized_pnl_usd, PositionGroup.unrealized_pnl_usd
-    ).where(PositionGroup.user == user_id)
-    for status, realized, unrealized in rows.tuples().iterator():
-        realised = add(realised, Decimal(realized or 0))
-        if status not in _FINISHED:
-            unrealised = add(unrealised, Decimal(unrealized or 0))
+    realised, unrealised = _pnl_sums(user_id)
     total = add(realised, unrealised)
     capital = Decimal(settings["capital"]["total_capital_usd"])
     return {

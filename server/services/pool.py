@@ -210,12 +210,17 @@ def pool_out(user_id, settings: dict | None = None) -> dict:
 
 
 def usage(user_id) -> dict:
-    """The dashboard's pool line: `dict(used, max, free, queued)`."""
-    out = pool_out(user_id)
+    """The dashboard's pool line: `dict(used, max, free, queued)`, from the counts alone
+    (HLEN, ZCARD): reading and sorting every slot, as `pool_out` does, costs milliseconds
+    per thousand open groups."""
+    limit = limit_of(effective_settings(User.get_by_id(user_id)))
+    if not db.in_transaction():
+        ensure_built()
+    used = store().used(user_id)
     return {
-        "used": out["used"],
-        "max": out["max_open_groups"],
-        "free": out["free"],
+        "used": used,
+        "max": limit,
+        "free": max(0, limit - used),
         "queued": store().queued(user_id),
     }
 

@@ -53,7 +53,7 @@ from server.domain.grid import exit_side
 from server.domain.precision import round_qty_down
 from server.exchange.errors import ExchangeError
 from server.heap import collector_paused
-from server.persistence.db import db, is_postgres
+from server.persistence.db import db, plain_rows
 from server.persistence.models import (
     DcaOrder,
     ExchangeAccount,
@@ -135,24 +135,8 @@ _MARKET_RULES: dict[str, tuple[float, Decimal, Decimal]] = {}
 MARKET_RULES_TTL_SEC = 60.0
 
 
-def _text(value):
-    return value
-
-
 def _trading(user_id):
     return (PositionGroup.user == user_id) & (PositionGroup.status.in_(list(TRADING)))
-
-
-def _rows(query, fields) -> list[tuple]:
-    """The query's rows as plain tuples. On PostgreSQL nothing is converted: psycopg2 already
-    hands back `Decimal` for NUMERIC, `datetime` for timestamps and `bool` (building 5,000
-    models, or running every field's `python_value`, costs several times the decision).
-    SQLite stores decimals and timestamps as text, so there each field's converter runs."""
-    rows = db.execute(query).fetchall()
-    if is_postgres():
-        return rows
-    convert = [getattr(field, "python_value", _text) for field in fields]
-    return [tuple(c(v) for c, v in zip(convert, row, strict=True)) for row in rows]
 
 
 def _open_groups(user_id) -> list[tuple]:
@@ -160,7 +144,7 @@ def _open_groups(user_id) -> list[tuple]:
     query = (
         PositionGroup.select(*_CHANGING).where(_trading(user_id)).order_by(PositionGroup.created_at)
     )
-    return _rows(query, _CHANGING)
+    return plain_rows(query, _CHANGING)
 
 
 def _static_facts(user_id, ids: list[str]) -> dict[str, tuple]:
@@ -177,7 +161,7 @@ def _static_facts(user_id, ids: list[str]) -> dict[str, tuple]:
                 PositionGroup.id.in_(missing[at : at + 1000])
             )
             known.update((row[0], (*row[1:], _market_key(row[-1], row[4])))
-                         for row in _rows(query, _FIXED))  # fmt: skip
+                         for row in plain_rows(query, _FIXED))  # fmt: skip
     if len(known) > len(ids) + _FACTS_SLACK:
         known = {gid: known[gid] for gid in ids if gid in known}
     if missing or known is not _FACTS.get(key):
