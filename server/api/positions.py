@@ -7,17 +7,10 @@ from flask import Blueprint, jsonify, request
 from server.api.errors import ApiError
 from server.api.guard import current_user, require_role
 from server.api.ownership import owned_or_404
-from server.api.serializers import (
-    GROUP_COLUMNS,
-    event_out,
-    group_out,
-    group_rows_out,
-    leg_out,
-    pyramid_out,
-)
+from server.api.serializers import event_out, group_out, leg_out, pyramid_out
 from server.domain.enums import FINISHED_GROUP_STATUSES, OPEN_GROUP_STATUSES, Role
-from server.persistence.db import plain_rows
 from server.persistence.models import DcaOrder, PositionEvent, PositionGroup, Pyramid
+from server.services import group_list
 
 bp = Blueprint("positions", __name__, url_prefix="/api/positions")
 
@@ -38,12 +31,7 @@ def list_positions():
             "status must be open, closed or all",
             fields={"status": ["must be one of: open, closed, all"]},
         )
-    query = PositionGroup.select(*GROUP_COLUMNS).where(PositionGroup.user == current_user().id)
-    if _STATUS_FILTERS[status] is not None:
-        query = query.where(PositionGroup.status.in_(_STATUS_FILTERS[status]))
-    query = query.order_by(PositionGroup.created_at.desc()).limit(1000)
-    # plain rows, not a model per group: the list is the SPA's whole view (up to 1,000 rows)
-    return jsonify({"items": group_rows_out(plain_rows(query, GROUP_COLUMNS))})
+    return jsonify({"items": group_list.list_groups(current_user().id, _STATUS_FILTERS[status])})
 
 
 @bp.get("/<group_id>")

@@ -57,59 +57,51 @@ def _as_stored(value):
     return value
 
 
-# A group as the contract writes it: (key, column, how its value is written), in the order of
-# the keys. `group_out` (one model) and `group_rows_out` (a list read as plain rows) share it,
-# so a list row and a `group.updated` event are the same bytes.
-_GROUP_SHAPE = (
-    ("id", PositionGroup.id, _text),
-    ("user_id", PositionGroup.user, _text),
-    ("account_id", PositionGroup.account, _text),
-    ("exchange", PositionGroup.exchange, _as_stored),
-    ("symbol", PositionGroup.symbol, _as_stored),
-    ("timeframe", PositionGroup.timeframe, _as_stored),
-    ("side", PositionGroup.side, _as_stored),
-    ("status", PositionGroup.status, _as_stored),
-    ("pyramid_count", PositionGroup.pyramid_count, _as_stored),
-    ("max_pyramids", PositionGroup.max_pyramids, _as_stored),
-    ("filled_dca_legs", PositionGroup.filled_dca_legs, _as_stored),
-    ("total_dca_legs", PositionGroup.total_dca_legs, _as_stored),
-    ("weighted_avg_entry", PositionGroup.weighted_avg_entry, money),
-    ("total_filled_quantity", PositionGroup.total_filled_quantity, money),
-    ("total_invested_usd", PositionGroup.total_invested_usd, money),
-    ("unrealized_pnl_usd", PositionGroup.unrealized_pnl_usd, money),
-    ("unrealized_pnl_percent", PositionGroup.unrealized_pnl_percent, money),
-    ("realized_pnl_usd", PositionGroup.realized_pnl_usd, money),
-    ("tp_mode", PositionGroup.tp_mode, _as_stored),
-    ("failure_reason", PositionGroup.failure_reason, _as_stored),
-    ("no_more_orders", PositionGroup.no_more_orders, _as_stored),
-    ("no_more_orders_reason", PositionGroup.no_more_orders_reason, _as_stored),
-    ("last_price", PositionGroup.last_price, money),
-    ("created_at", PositionGroup.created_at, isoformat),
-    ("updated_at", PositionGroup.updated_at, isoformat),
-    ("closed_at", PositionGroup.closed_at, isoformat),
+# How each kind of column is written: ids as text, decimals as plain strings (`money`),
+# times as ISO UTC to the millisecond with a Z (`isoformat`), the rest as stored.
+WRITERS = {"id": _text, "money": money, "time": isoformat, "plain": _as_stored}
+
+# A group as the contract writes it: (key, column, kind of value), in the order of the keys.
+# `group_out` writes one model with it; `services.group_list` reads the positions list with
+# it (each value written by PostgreSQL), so a list row and a `group.updated` event are the
+# same bytes (tests/api/test_positions_list.py).
+GROUP_SHAPE = (
+    ("id", PositionGroup.id, "id"),
+    ("user_id", PositionGroup.user, "id"),
+    ("account_id", PositionGroup.account, "id"),
+    ("exchange", PositionGroup.exchange, "plain"),
+    ("symbol", PositionGroup.symbol, "plain"),
+    ("timeframe", PositionGroup.timeframe, "plain"),
+    ("side", PositionGroup.side, "plain"),
+    ("status", PositionGroup.status, "plain"),
+    ("pyramid_count", PositionGroup.pyramid_count, "plain"),
+    ("max_pyramids", PositionGroup.max_pyramids, "plain"),
+    ("filled_dca_legs", PositionGroup.filled_dca_legs, "plain"),
+    ("total_dca_legs", PositionGroup.total_dca_legs, "plain"),
+    ("weighted_avg_entry", PositionGroup.weighted_avg_entry, "money"),
+    ("total_filled_quantity", PositionGroup.total_filled_quantity, "money"),
+    ("total_invested_usd", PositionGroup.total_invested_usd, "money"),
+    ("unrealized_pnl_usd", PositionGroup.unrealized_pnl_usd, "money"),
+    ("unrealized_pnl_percent", PositionGroup.unrealized_pnl_percent, "money"),
+    ("realized_pnl_usd", PositionGroup.realized_pnl_usd, "money"),
+    ("tp_mode", PositionGroup.tp_mode, "plain"),
+    ("failure_reason", PositionGroup.failure_reason, "plain"),
+    ("no_more_orders", PositionGroup.no_more_orders, "plain"),
+    ("no_more_orders_reason", PositionGroup.no_more_orders_reason, "plain"),
+    ("last_price", PositionGroup.last_price, "money"),
+    ("created_at", PositionGroup.created_at, "time"),
+    ("updated_at", PositionGroup.updated_at, "time"),
+    ("closed_at", PositionGroup.closed_at, "time"),
 )
-# What a list selects (`plain_rows(query, GROUP_COLUMNS)` feeds `group_rows_out`).
-GROUP_COLUMNS = tuple(column for _, column, _ in _GROUP_SHAPE)
 # The model attribute of each key: a foreign key's id (`user_id`), never the related row.
 _GROUP_ATTRIBUTES = tuple(
-    (key, getattr(column, "object_id_name", column.name), write)
-    for key, column, write in _GROUP_SHAPE
+    (key, getattr(column, "object_id_name", column.name), WRITERS[kind])
+    for key, column, kind in GROUP_SHAPE
 )
-_GROUP_WRITERS = tuple((key, write) for key, _, write in _GROUP_SHAPE)
 
 
 def group_out(group: PositionGroup) -> dict:
     return {key: write(getattr(group, attr)) for key, attr, write in _GROUP_ATTRIBUTES}
-
-
-def group_rows_out(rows: list[tuple]) -> list[dict]:
-    """Groups read as plain rows of `GROUP_COLUMNS` (`persistence.db.plain_rows`), written
-    as `group_out` writes a model: the list of thousands of groups without a model per row."""
-    writers = _GROUP_WRITERS
-    return [
-        {key: write(value) for (key, write), value in zip(writers, row, strict=True)}
-        for row in rows
-    ]
 
 
 def leg_out(order: DcaOrder) -> dict:
