@@ -9,7 +9,8 @@ Per path, over `--rounds` requests after three warm ones: wall clock and the pro
 time (p50/p95/max, ms; CPU time is what other load on a shared machine hardly moves), the
 SQL statements one request runs and the size of the body. The groups are seeded exactly as
 the engine bench seeds them (`engine_bench.scenarios.seed_groups`: one trader, 7 symbols,
-bench_risk's figures). `--profile PATH` prints one request's pyinstrument profile.
+bench_risk's figures). `--profile PATH` prints one request's pyinstrument profile,
+`--explain` the plan PostgreSQL runs for the list.
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def run(args, db_url: str) -> dict:
             }
     for path in PATHS:
         result[path] |= {"wall_ms": summary(wall[path]), "cpu_ms": summary(cpu[path])}
+    if args.explain:
+        from server.services.group_list import written_query
+
+        sql, params = db.obj.get_sql_context().sql(written_query(user.id, None)).query()
+        plan = db.obj.execute_sql(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params).fetchall()
+        print("\n".join(line for (line,) in plan))
     if args.profile:
         from pyinstrument import Profiler
 
@@ -90,6 +97,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--profile", choices=PATHS, help="print one request's profile")
+    parser.add_argument("--explain", action="store_true", help="print the list query's plan")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     name = f"engine_bench_api_{secrets.token_hex(3)}"
