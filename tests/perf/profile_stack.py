@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.perf import bench_webhooks  # noqa: E402
 from tests.perf.engine_bench import scenarios  # noqa: E402
-from tests.perf.engine_bench.launcher import pg, start_engine  # noqa: E402
+from tests.perf.engine_bench.launcher import ADMIN_PG, pg, start_engine  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 PY_SPY = Path(sys.executable).parent / "py-spy"
@@ -86,6 +86,7 @@ def process_groups(run) -> dict[str, list[int]]:
         "web": tree(procs["web"].pid),
         "worker pool (parent)": workers[:1],
         "workers (children)": workers[1:],
+        **{f"worker[{i}]": [pid] for i, pid in enumerate(workers[1:], 1)},
         "scheduler": tree(procs["scheduler"].pid),
         "price monitor": tree(procs["price_monitor"].pid),
         "simulator": tree(run.simulator.pid),
@@ -95,18 +96,27 @@ def process_groups(run) -> dict[str, list[int]]:
     }
 
 
-def snapshot(groups: dict[str, list[int]]) -> dict[str, float]:
-    out = {name: sum(cpu_seconds(p) for p in pids) for name, pids in groups.items()}
-    out["load generator"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime + (
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
-    )
-    out["this process"] = time.process_time()
+def snapshot(run) -> dict[str, dict[int, float]]:
+    """Process group → {pid: CPU seconds so far}; the groups are looked up again each time
+    (a PostgreSQL backend opened meanwhile counts from zero)."""
+    out = {name: {p: cpu_seconds(p) for p in pids} for name, pids in process_groups(run).items()}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["load generator"] = {0: children.ru_utime + children.ru_stime}
+    out["this process"] = {0: time.process_time()}
     return out
 
 
 def per_op(before: dict, after: dict, ops: int) -> dict[str, float]:
     """CPU milliseconds per operation, by process group."""
-    return {k: round((after[k] - before[k]) * 1000 / max(ops, 1), 3) for k in before}
+    return {
+        name: round(
+            sum(cpu - before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
+            * 1000
+            / max(ops, 1),
+            3,
+        )
+        for name, pids in after.items()
+    }
 
 
 # --------------------------------------------------------------------------- py-spy
@@ -154,14 +164,13 @@ def mode_api(run, args) -> dict:
         for path in ("/api/positions", "/api/dashboard"):
             for _ in range(3):
                 http.get(path).raise_for_status()
-            groups = process_groups(run)
-            before = snapshot(groups)
+            before = snapshot(run)
             walls = []
             for _ in range(args.requests):
                 t = time.perf_counter()
                 http.get(path).raise_for_status()
                 walls.append((time.perf_counter() - t) * 1000)
-            after = snapshot(groups)
+            after = snapshot(run)
             walls.sort()
             out[path] = {
                 "wall_ms": {
@@ -185,10 +194,11 @@ def mode_ingest(run, args) -> dict:
     n = 20_000_000
     scenarios._load_child(targets, 50, 2, 30, n)  # warm-up
     groups = process_groups(run)
-    before = snapshot(groups)
+    before = snapshot(run)
     got = scenarios._load_child(targets, args.rate, args.seconds, 30, n + 100_000)
+    loaded = snapshot(run)
     drained = scenarios._drain(run, 180)
-    after = snapshot(groups)
+    after = snapshot(run)
     accepted = got["statuses"].get("202", 0)
     out = {
         "offered_per_s": args.rate,
@@ -197,7 +207,8 @@ def mode_ingest(run, args) -> dict:
         "statuses": got["statuses"],
         "workers_drained_after_s": drained,
         "cpu_ms_per_accepted_webhook": per_op(before, after, accepted),
-        "cpu_seconds_total": {k: round(after[k] - before[k], 2) for k in before},
+        "cpu_ms_per_accepted_webhook_during_load": per_op(before, loaded, accepted),
+        "cpu_seconds_total": per_op(before, after, 1000),
         "load_seconds": got["wall_seconds"],
     }
     # second run under py-spy: the web process and the busiest worker
@@ -230,14 +241,40 @@ def mode_ingest(run, args) -> dict:
 
 def mode_promote(run, args) -> dict:
     """bench_queue's decision loop, each sample split into its parts."""
+    # as the harness runs bench_queue: a database of its own, its own keys on the stack's Redis
+    name = f"engine_profile_promote_{uuid.uuid4().hex[:6]}"
+    pg(f'CREATE DATABASE "{name}"')
+    os.environ.update(
+        {
+            "ENGINE_ENV": "test",
+            "DATABASE_URL": f"{ADMIN_PG.rsplit('/', 1)[0]}/{name}",
+            "REDIS_URL": run.redis_url,
+            "RQ_QUEUE_PREFIX": f"pp{uuid.uuid4().hex[:6]}:",
+            "EVENTS_CHANNEL": f"pp{uuid.uuid4().hex[:6]}-events",
+            "ENGINE_MASTER_KEY_FILE": str(run.tmp / "profile-master.key"),
+            "MAIL_OUTBOX": str(run.tmp / "profile-outbox.jsonl"),
+            "SECRET_KEY": "profile-secret-key-that-is-long-enough-" + name,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    try:
+        return _promote(run, args)
+    finally:
+        from server.persistence.db import db
+
+        if db.obj is not None:
+            db.obj.close_all()
+        pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _promote(run, args) -> dict:
     import redis as redis_lib
 
-    os.environ.update({k: v for k, v in run.stack.env.items() if k not in ("PORT",)})
-    os.environ["RQ_QUEUE_PREFIX"] = f"pp{uuid.uuid4().hex[:6]}:"  # its own keys on that Redis
-    os.environ["DATABASE_URL"] = run.db_url
     from server import create_app
     from server.domain import queue_priority as qp
     from server.domain.enums import Role
+    from server.persistence.db import db
+    from server.persistence.migrate import upgrade
     from server.persistence.models import ExchangeAccount
     from server.services import pool
     from server.services.users import create_user
@@ -247,7 +284,8 @@ def mode_promote(run, args) -> dict:
     if args.groups:  # what the stack's periodic jobs work on when queue_promote runs
         _auth, username = scenarios._register(run.base_url)
         scenarios.seed_groups(run.db_url, username, args.groups)
-    app = create_app("development", web=False)
+    app = create_app("test")
+    upgrade(db.obj)
     client = redis_lib.Redis.from_url(run.redis_url)
     client.config_set("slowlog-log-slower-than", 0)
     client.config_set("slowlog-max-len", 100_000)
@@ -275,8 +313,7 @@ def mode_promote(run, args) -> dict:
         client.slowlog_reset()
         client.config_resetstat()
         samples = []
-        groups = process_groups(run)
-        before = snapshot(groups)
+        before = snapshot(run)
         for _ in range(args.ops):
             slot = uuid.uuid4().hex
             value = slot_value(slot, 0)
@@ -292,7 +329,7 @@ def mode_promote(run, args) -> dict:
             member, score, _ = taken
             store.free_slot(user.id, slot)
             store.put(user.id, member, int(score))
-        after = snapshot(groups)
+        after = snapshot(run)
         gc.callbacks.remove(watch)
         latency = client.info("latencystats")
         commands = client.info("commandstats")
