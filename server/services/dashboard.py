@@ -45,32 +45,34 @@ ALERTS_SHOWN = 20
 _FINISHED = [s.value for s in FINISHED_GROUP_STATUSES]
 
 
-def _pnl_sums(user_id) -> tuple[Decimal, Decimal]:
-    """(realised of every group, unrealised of the open ones). PostgreSQL adds them up
-    (NUMERIC sums are exact): one row back instead of every group the user ever had. SQLite
-    keeps decimals as text (its SUM would go through floats), so there they are added here."""
+def _group_figures(user_id) -> tuple[int, Decimal, Decimal]:
+    """(active groups, realised of every group, unrealised of the active ones) in one read.
+    PostgreSQL counts and adds them up (NUMERIC sums are exact): one row back instead of every
+    group the user ever had. SQLite keeps decimals as text (its SUM would go through floats),
+    so there the rows are read and added here."""
     group = PositionGroup
-    still_open = group.status.not_in(_FINISHED)
+    active = group.status.not_in(_FINISHED)
     mine = group.user == user_id
     if is_postgres():
-        realised, unrealised = (
+        count, realised, unrealised = (
             group.select(
-                fn.SUM(group.realized_pnl_usd), fn.SUM(group.unrealized_pnl_usd).filter(still_open)
+                fn.COUNT(group.id).filter(active),
+                fn.SUM(group.realized_pnl_usd),
+                fn.SUM(group.unrealized_pnl_usd).filter(active),
             )
             .where(mine)
             .tuples()
             .get()
         )
-        return add(realised or ZERO), add(unrealised or ZERO)
+        return count, add(realised or ZERO), add(unrealised or ZERO)
     columns = (group.status, group.realized_pnl_usd, group.unrealized_pnl_usd)
     rows = plain_rows(group.select(*columns).where(mine), columns)
+    open_rows = [u for s, _, u in rows if s not in _FINISHED]
     realised = add(*(r for _, r, _ in rows if r is not None))
-    unrealised = add(*(u for s, _, u in rows if u is not None and s not in _FINISHED))
-    return realised, unrealised
+    return len(open_rows), realised, add(*(u for u in open_rows if u is not None))
 
 
-def _pnl(user_id, settings: dict) -> dict:
-    realised, unrealised = _pnl_sums(user_id)
+def _pnl(realised: Decimal, unrealised: Decimal, settings: dict) -> dict:
     total = add(realised, unrealised)
     capital = Decimal(settings["capital"]["total_capital_usd"])
     return {
@@ -104,12 +106,8 @@ def _last_webhook(user_id) -> WebhookLog | None:
 def dashboard(owner: User) -> dict:
     """Everything the dashboard shows for `owner`, read now."""
     _version, settings = current_settings(owner)
-    active = (
-        PositionGroup.select()
-        .where((PositionGroup.user == owner.id) & PositionGroup.status.not_in(_FINISHED))
-        .count()
-    )
-    pool = pool_service.usage(owner.id)
+    active, realised, unrealised = _group_figures(owner.id)
+    pool = pool_service.usage(owner.id, settings)
     alerts, alerts_total = _alerts(owner.id)
     webhook = _last_webhook(owner.id)
     status = engine.status_of(owner.id)
@@ -117,7 +115,7 @@ def dashboard(owner: User) -> dict:
         "active_groups": active,
         "pool": pool,
         "queued": pool["queued"],
-        "pnl": _pnl(owner.id, settings),
+        "pnl": _pnl(realised, unrealised, settings),
         "last_webhook_at": isoformat(webhook.created_at) if webhook else None,
         "last_webhook": (
             {

@@ -209,11 +209,12 @@ def pool_out(user_id, settings: dict | None = None) -> dict:
     }
 
 
-def usage(user_id) -> dict:
+def usage(user_id, settings: dict | None = None) -> dict:
     """The dashboard's pool line: `dict(used, max, free, queued)`, from the counts alone
     (HLEN, ZCARD): reading and sorting every slot, as `pool_out` does, costs milliseconds
-    per thousand open groups."""
-    limit = limit_of(effective_settings(User.get_by_id(user_id)))
+    per thousand open groups. `settings`: the user's current document, when the caller has
+    it already."""
+    limit = limit_of(settings or effective_settings(User.get_by_id(user_id)))
     if not db.in_transaction():
         ensure_built()
     used = store().used(user_id)

@@ -10,7 +10,7 @@ time (p50/p95/max, ms; CPU time is what other load on a shared machine hardly mo
 SQL statements one request runs and the size of the body. The groups are seeded exactly as
 the engine bench seeds them (`engine_bench.scenarios.seed_groups`: one trader, 7 symbols,
 bench_risk's figures). `--profile PATH` prints one request's pyinstrument profile,
-`--explain` the plan PostgreSQL runs for the list.
+`--explain` the plan PostgreSQL runs for the list, `--sql PATH` the statements of one request.
 """
 
 from __future__ import annotations
@@ -76,6 +76,18 @@ def run(args, db_url: str) -> dict:
             }
     for path in PATHS:
         result[path] |= {"wall_ms": summary(wall[path]), "cpu_ms": summary(cpu[path])}
+    if args.sql:
+        seen: list[str] = []
+        original = db.obj.execute_sql
+
+        def tracing(sql, params=None, *rest, **kwargs):
+            seen.append(sql[:160])
+            return original(sql, params, *rest, **kwargs)
+
+        db.obj.execute_sql = tracing
+        http.get(args.sql, headers=headers)
+        db.obj.execute_sql = original
+        print("\n".join(f"{n}. {sql}" for n, sql in enumerate(seen, 1)))
     if args.explain:
         from server.services.group_list import written_query
 
@@ -97,6 +109,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--profile", choices=PATHS, help="print one request's profile")
+    parser.add_argument("--sql", choices=PATHS, help="print the SQL one request runs")
     parser.add_argument("--explain", action="store_true", help="print the list query's plan")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
