@@ -242,3 +242,45 @@ def test_a_loser_that_ranks_first_among_winner_candidates(app, make_user):
         (str(w.id), D("10"), D("100"))
     ]
     assert (plan.will_act, plan.reason) == (False, "insufficient_winners")
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
+    """A migrated SQLite database (the embedded default) bound to the models for the test."""
+    from server.persistence.db import db, make_database
+    from server.persistence.migrate import upgrade
+
+    database = make_database(f"sqlite:///{tmp_path / 'engine.db'}")
+    upgrade(database)
+    previous = db.obj
+    db.initialize(database)
+    yield database
+    db.initialize(previous)
+    database.close()
+
+
+def test_on_sqlite_every_group_is_read_and_the_plan_is_the_same(sqlite_db):
+    """SQLite stores decimals as text, so `_decide` reads every group there (`_evaluate`).
+    Two groups past their 60-minute timer, 10 held at avg 100 each, no account (the market
+    step falls back to 1e-8): A at −6 % (−60 USD), W at +10 % (price 110, +100 USD); N has
+    just filled its legs and has no timer yet. A is the loser, W covers 60 with
+    60 / 10 = 6 units; N's timer starts at `now`."""
+    now = utcnow()
+    user = User.create(email="s@example.com", username="sqlite_trader", password_hash="x",
+                       webhook_secret_enc="v1:secret")  # fmt: skip
+    common = dict(user=user.id, exchange="binance", symbol="SOLUSDT", side="long",
+                  status="active", pyramid_count=5, max_pyramids=5, total_dca_legs=5,
+                  filled_dca_legs=5, weighted_avg_entry=D("100"), total_filled_quantity=D("10"),
+                  total_invested_usd=D("1000"), created_at=now - timedelta(hours=3))  # fmt: skip
+    expired = now - timedelta(minutes=90)
+    a = PositionGroup.create(timeframe=5, last_price=D("94"), unrealized_pnl_usd=D("-60"),
+                             unrealized_pnl_percent=D("-6"), risk_timer_started_at=expired,
+                             **common)  # fmt: skip
+    w = PositionGroup.create(timeframe=15, last_price=D("110"), unrealized_pnl_usd=D("100"),
+                             unrealized_pnl_percent=D("10"), risk_timer_started_at=expired,
+                             **common)  # fmt: skip
+    n = PositionGroup.create(timeframe=60, last_price=D("100"), **common)
+    timers, plan = risk_service._decide(user, now)
+    assert (plan.loser, plan.required_usd, plan.will_act) == (str(a.id), D("60"), True)
+    assert [(p.group_id, p.close_quantity) for p in plan.winners] == [(str(w.id), D("6"))]
+    assert timers == {now: [str(n.id)]}

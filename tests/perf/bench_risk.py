@@ -87,6 +87,7 @@ def summary(values: list[float]) -> dict:
         "n": len(ordered),
         "p50": round(ordered[len(ordered) // 2], 2),
         "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
+        "p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2),
         "max": round(ordered[-1], 2),
     }
 
