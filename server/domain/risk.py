@@ -24,6 +24,16 @@ drives execution, the projected plan in the risk panel and the tests.
   realises at the price (`qty × |price − avg_entry|`) is what it covers.
 - It **acts** only when the winners cover `required_usd = |loser loss USD|` in full, or, with
   `allow_partial_offset`, when at least one winner covers something.
+
+**What a plan depends on** (what lets the scheduled evaluation hand `evaluate` only the groups
+that can matter, `services.risk._decide`): the loser, the skip-once groups consumed and the
+group held back all lack `above_loss_threshold`, `timer_not_started` and `timer_running` —
+so each has `loss % ≤ loss_threshold_percent` and a timer expired at `now`, i.e. a stored
+start at or before `expired_by(settings, now)` (or no stored start and a wait of 0: a timer
+starting now has expired). The winners are the first `max_winners_to_combine` candidates in
+their order once the loser is left out — always among the first `max_winners_to_combine + 1`
+candidates of all groups. The other groups change the plan only through their own timers
+(`timer_holds`), never through the choice.
 """
 
 from __future__ import annotations
@@ -46,7 +56,9 @@ __all__ = [
     "RiskSettings",
     "WinnerPick",
     "evaluate",
+    "expired_by",
     "timer_condition_holds",
+    "timer_holds",
     "timer_state",
     "winner_quantity",
 ]
@@ -188,15 +200,28 @@ class Plan:
 
 def timer_condition_holds(view: GroupView, condition: str) -> bool:
     """Does the group meet the timer's start condition now (module docstring)?"""
+    return timer_holds(condition, view.pyramid_count, view.max_pyramids, view.total_dca_legs,
+                       view.filled_dca_legs, view.pending_dca_legs)  # fmt: skip
+
+
+def timer_holds(condition: str, pyramid_count: int, max_pyramids: int, total_dca_legs: int,
+                filled_dca_legs: int, pending_dca_legs: int) -> bool:  # fmt: skip
+    """`timer_condition_holds` on the five counts it reads (the scheduled evaluation asks it
+    for every open group without building a `GroupView`)."""
     if condition == "after_max_pyramids":
-        return view.pyramid_count >= view.max_pyramids
-    if view.total_dca_legs <= 0:
+        return pyramid_count >= max_pyramids
+    if total_dca_legs <= 0:
         return False
     if condition == "after_all_dca_submitted":
-        return view.pending_dca_legs == 0
+        return pending_dca_legs == 0
     if condition == "after_all_dca_filled":
-        return view.filled_dca_legs >= view.total_dca_legs
+        return filled_dca_legs >= total_dca_legs
     raise ValueError(f"unknown timer_start_condition {condition!r}")
+
+
+def expired_by(settings: RiskSettings, now: datetime) -> datetime:
+    """The latest stored timer start that has expired at `now` (module docstring)."""
+    return now - timedelta(minutes=settings.post_full_wait_minutes)
 
 
 def timer_state(view: GroupView, settings: RiskSettings, now: datetime) -> TimerState:
@@ -296,7 +321,8 @@ def _group_risk(view: GroupView, settings: RiskSettings, now: datetime, wait: ti
     mask = 0 if view.held_quantity > 0 else 1  # NOTHING_HELD
     started = expires = None
     expired = False
-    if timer_condition_holds(view, settings.timer_start_condition):
+    if timer_holds(settings.timer_start_condition, view.pyramid_count, view.max_pyramids,
+                   view.total_dca_legs, view.filled_dca_legs, view.pending_dca_legs):  # fmt: skip
         started = view.timer_started_at or now
         expires = started + wait
         expired = now >= expires

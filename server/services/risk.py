@@ -147,10 +147,12 @@ def _open_groups(user_id) -> list[tuple]:
     return plain_rows(query, _CHANGING)
 
 
-def _static_facts(user_id, ids: list[str]) -> dict[str, tuple]:
+def _static_facts(user_id, ids: list[str], alive: list[str] | None = None) -> dict[str, tuple]:
     """Group id → (side, created_at, max_pyramids, symbol, timeframe, account id, its market
     key) for `ids`, from this process's cache; the groups it has not seen yet are read
-    (first evaluation: all of them, later: the groups opened since)."""
+    (first evaluation: all of them, later: the groups opened since). `alive`: every open
+    group of the user when `ids` are only some of them (the others stay cached)."""
+    alive = ids if alive is None else alive
     key = str(user_id)
     known = _FACTS.get(key, {})
     missing = [gid for gid in ids if gid not in known]
@@ -162,8 +164,8 @@ def _static_facts(user_id, ids: list[str]) -> dict[str, tuple]:
             )
             known.update((row[0], (*row[1:], _market_key(row[-1], row[4])))
                          for row in plain_rows(query, _FIXED))  # fmt: skip
-    if len(known) > len(ids) + _FACTS_SLACK:
-        known = {gid: known[gid] for gid in ids if gid in known}
+    if len(known) > len(alive) + _FACTS_SLACK:
+        known = {gid: known[gid] for gid in alive if gid in known}
     if missing or known is not _FACTS.get(key):
         _FACTS[key] = known
     return known
@@ -290,6 +292,87 @@ def _evaluate(user: User, now: datetime):
     return views, settings, plan
 
 
+# The scheduled evaluation's read (PostgreSQL): every trading group's timer counts, and the
+# figures of only the groups that can change the plan (domain.risk, "What a plan depends
+# on"): those at or below the loss threshold whose stored timer has expired, and the first
+# `max_winners_to_combine + 1` winner candidates in `_winners`' order. The figures of the
+# others come back NULL (no Decimal built). ONE statement, so the timers and the choice are
+# read from one snapshot. `OFFSET 0` keeps the subquery from being flattened, so `matters`
+# is worked out once per group, not once per CASE (PostgreSQL's time stays that of a plain
+# read, ~3 ms; the winner candidates are one InitPlan). The comparisons are PostgreSQL's on
+# NUMERIC (exact); uuids sort in the order of their text, as the decision sorts ids.
+_FIGURES = ("unrealized_pnl_usd", "unrealized_pnl_percent", "weighted_avg_entry", "last_price",
+            "total_filled_quantity", "risk_blocked", "risk_skip_once", "risk_timer_started_at",
+            "status")  # fmt: skip
+_DECIDE_SQL = f"""
+WITH offering AS (
+    SELECT id FROM position_group
+    WHERE user_id = %(user)s::uuid AND status IN %(trading)s
+      AND NOT risk_blocked AND unrealized_pnl_usd > 0 AND last_price IS NOT NULL
+      AND weighted_avg_entry IS NOT NULL AND total_filled_quantity > 0
+    ORDER BY unrealized_pnl_usd DESC, created_at, id
+    LIMIT %(winners)s
+)
+SELECT id::text, pyramid_count, total_dca_legs, filled_dca_legs,
+       {", ".join(f"CASE WHEN matters THEN {c} END" for c in _FIGURES)},
+       max_pyramids, risk_timer_started_at IS NOT NULL, matters
+FROM (
+    SELECT *, (
+        COALESCE(unrealized_pnl_percent, 0) <= %(threshold)s
+        AND (risk_timer_started_at <= %(expired_by)s
+             OR (risk_timer_started_at IS NULL AND %(no_wait)s))
+    ) OR id = ANY(ARRAY(SELECT id FROM offering)) AS matters
+    FROM position_group WHERE user_id = %(user)s::uuid AND status IN %(trading)s
+    OFFSET 0
+) AS g
+"""  # noqa: S608 — no input is formatted in: the columns are the constants above
+_ROW_MAX_PYRAMIDS, _ROW_TIMED, _ROW_MATTERS = 13, 14, 15  # after `_CHANGING`'s thirteen
+
+
+def _decide(user: User, now: datetime) -> tuple[dict, rules.Plan]:
+    """What one scheduled evaluation (or Run Now) needs: ({new timer start or None: the
+    group ids to set to it}, the plan). Every open group's timer is checked
+    (`rules.timer_holds` on its counts); only the groups that can change the choice are
+    turned into `GroupView`s for `rules.evaluate` — the same function, on fewer groups, the
+    same plan (tests/integration/test_risk_scheduled_read.py compares it with `_evaluate`
+    on random books). Nothing of what changes is cached, so a write committed before the
+    statement is always seen. SQLite keeps decimals as text (no comparing them in SQL): there
+    every group is read (`_evaluate`)."""
+    if not is_postgres():
+        views, _settings, plan = _evaluate(user, now)
+        return _timer_changes(views, plan), plan
+    settings = settings_of(user)
+    params = {
+        "user": str(user.id),
+        "trading": tuple(sorted(TRADING)),
+        "winners": settings.max_winners_to_combine + 1,
+        "threshold": settings.loss_threshold_percent,
+        "expired_by": rules.expired_by(settings, now),
+        "no_wait": settings.post_full_wait_minutes <= 0,
+    }
+    condition, holds = settings.timer_start_condition, rules.timer_holds
+    with collector_paused():
+        rows = db.execute_sql(_DECIDE_SQL, params).fetchall()
+        pending = _pending_legs(user.id) if condition == "after_all_dca_submitted" else {}
+        started, cleared, chosen = [], [], []
+        for r in rows:
+            timed, group_id = r[_ROW_TIMED], r[0]
+            now_holds = holds(condition, r[1], r[_ROW_MAX_PYRAMIDS], r[2], r[3],
+                              pending.get(group_id, 0))  # fmt: skip
+            if now_holds != timed:
+                (cleared if timed else started).append(group_id)
+            if r[_ROW_MATTERS]:
+                chosen.append(r)
+        known = _static_facts(user.id, [r[0] for r in chosen], [r[0] for r in rows])
+        markets = {f[_MARKET] for r in chosen if (f := known.get(r[0])) is not None}
+        views = _views(chosen, known, pending, *_market_rules(markets))
+        plan = rules.evaluate(views, settings, now)
+    changes = {now: started} if started else {}
+    if cleared:
+        changes[None] = cleared
+    return changes, plan
+
+
 # --------------------------------------------------------------------------- shapes
 
 
@@ -383,14 +466,19 @@ def projection(user: User) -> dict:
 # --------------------------------------------------------------------------- bookkeeping
 
 
-def _store_timers(views: list[rules.GroupView], plan: rules.Plan) -> None:
-    """Start and clear timers as the plan found them: only the rows that changed, one UPDATE
-    per new value (timers started by this evaluation all start at its `now`)."""
+def _timer_changes(views: list[rules.GroupView], plan: rules.Plan) -> dict:
+    """{new timer start or None: group ids} for the groups whose stored timer the plan
+    starts or clears (timers started by one evaluation all start at its `now`)."""
     changed: dict = {}
     for view in views:
         started = plan.timers.get(view.group_id)
         if started != view.timer_started_at:
             changed.setdefault(started, []).append(view.group_id)
+    return changed
+
+
+def _store_timers(changed: dict) -> None:
+    """Start and clear timers (`_decide`): one UPDATE per new value and 1,000 groups."""
     for started, ids in changed.items():
         for at in range(0, len(ids), 1000):
             PositionGroup.update(risk_timer_started_at=started).where(
@@ -485,13 +573,13 @@ def _run_once(user: User, trigger: str, actor_id, pause: dict | None = None) -> 
     now = utcnow()
     if pause is not None:  # nothing may be sent: an offset would wait and go out later alone
         with db.atomic():
-            views, _settings, plan = _evaluate(user, now)
-            _store_timers(views, plan)
+            timers, plan = _decide(user, now)
+            _store_timers(timers)
         reason = f"trading is paused: {pause.get('reason', 'paused')}"
         return {"outcome": NO_ACTION, "reason": reason, "action": None, "plan": plan_out(plan)}
     with db.atomic():
-        views, _settings, plan = _evaluate(user, now)
-        _store_timers(views, plan)
+        timers, plan = _decide(user, now)
+        _store_timers(timers)
         if plan.skip_consumed:
             PositionGroup.update(risk_skip_once=False).where(
                 PositionGroup.id.in_(list(plan.skip_consumed))

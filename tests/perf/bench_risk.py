@@ -9,9 +9,19 @@ Two figures, p50/p95/max in milliseconds over `--rounds` evaluations:
   the CPU time the process spent, which other load hardly moves) — timers, eligibility, the
   loser's ranking, the winners and their rounded quantities) — the target (< 50 ms);
 - `evaluation`: what one scheduled evaluation of a user costs before it acts —
-  `services.risk._evaluate`: the 5,000 groups' changing columns read from PostgreSQL (their
-  fixed facts and the market rules come from the process's caches, filled by the first
-  evaluation: `first_evaluation`), then the decision.
+  `services.risk._decide`: one statement reads every group's timer counts and the figures
+  of the groups that can change the choice (their fixed facts and the market rules come
+  from the process's caches, filled by the first evaluation: `first_evaluation`), the
+  timers are checked, then the decision on those groups;
+- `evaluation_every_group_matters`: the same when every group can change the choice — the
+  threshold moved past every group's loss (+100 %, beyond what settings accept) and no
+  wait, so all 5,000 are past their timer and at or below it (as in a market falling
+  together): the upper bound of `evaluation`;
+- `panel_read`: `services.risk._evaluate`, the risk panel's read (`GET /api/risk`, the
+  `risk.updated` event): all 5,000 groups' changing columns and the decision over all.
+
+Nothing that changes between evaluations is cached, so a book whose prices move every
+second (as the price monitor writes them) costs what this unchanging one does.
 
 The groups are one trader's, on 7 symbols (real Binance spot rules from
 /work/shared/data), 1–5 pyramids, losses and profits between −9 % and +6 %, timers started
@@ -40,6 +50,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -76,6 +87,7 @@ def summary(values: list[float]) -> dict:
         "n": len(ordered),
         "p50": round(ordered[len(ordered) // 2], 2),
         "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
+        "p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2),
         "max": round(ordered[-1], 2),
     }
 
@@ -151,7 +163,7 @@ def run(args) -> dict:
         del rows  # the seed is not part of a worker's heap
         settings = service.settings_of(user)
         t0, c0 = time.perf_counter(), time.process_time()
-        views = service._evaluate(user, now)[2]  # warm-up (and a sanity check below)
+        decided = service._decide(user, now)[1]  # warm-up (and a sanity check below)
         first = {
             "wall_ms": round((time.perf_counter() - t0) * 1000, 2),
             "cpu_ms": round((time.process_time() - c0) * 1000, 2),
@@ -160,21 +172,30 @@ def run(args) -> dict:
             service.view_of(g, 0, (Decimal("0.001"), Decimal("0.001")))
             for g in PositionGroup.select().where(PositionGroup.user == user.id)
         ]
+        full = service._evaluate(user, now)[2]  # the panel's warm-up, and its plan
+        assert (full.loser, full.winners) == (decided.loser, decided.winners), "plans differ"
         statements = _count_statements(db.obj)
         before = statements[0]
-        rows = len(service._evaluate(user, now)[0])
+        service._decide(user, now)
         per_evaluation = statements[0] - before
+        before = statements[0]
+        rows = len(service._evaluate(user, now)[0])
+        per_panel = statements[0] - before
         kept = {
             "decision": _kept(lambda: domain.evaluate(group_views, settings, now)),
-            "evaluation": _kept(lambda: service._evaluate(user, now)),
+            "evaluation": _kept(lambda: service._decide(user, now)),
+            "panel_read": _kept(lambda: service._evaluate(user, now)),
         }
+        # past every group's loss (not a valid setting: the bound) and no wait
+        everything = replace(settings, loss_threshold_percent=Decimal("100"),
+                             post_full_wait_minutes=0)  # fmt: skip
         frozen = 0
         if not args.no_freeze:
             from server.heap import freeze_startup_heap
 
             frozen = freeze_startup_heap()
         heap = len(gc.get_objects())
-        decision, evaluation, decision_cpu, evaluation_cpu = [], [], [], []
+        times: dict[str, list[float]] = {}
         gc_passes: list[float] = []
         started: list[float] = []
 
@@ -187,23 +208,35 @@ def run(args) -> dict:
                 gc_passes.append((time.perf_counter() - started.pop()) * 1000)
 
         gc.callbacks.append(watch)
-        for _ in range(args.rounds):
+
+        def timed(name: str, call) -> None:
+            wall, cpu = times.setdefault(name, []), times.setdefault(f"{name}_cpu", [])
             t0, c0 = time.perf_counter(), time.process_time()
-            plan = domain.evaluate(group_views, settings, now)
-            decision.append((time.perf_counter() - t0) * 1000)
-            decision_cpu.append((time.process_time() - c0) * 1000)
+            call()
+            wall.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
+
+        plan = domain.evaluate(group_views, settings, now)
+        for _ in range(args.rounds):
+            timed("decision", lambda: domain.evaluate(group_views, settings, now))
         if args.profile:
             import cProfile
             import pstats
 
             profile = cProfile.Profile()
-            profile.runcall(service._evaluate, user, now)
+            profile.runcall(service._decide, user, now)
             pstats.Stats(profile).sort_stats("cumtime").print_stats(25)
-        for _ in range(args.rounds):
-            t0, c0 = time.perf_counter(), time.process_time()
-            service._evaluate(user, now)
-            evaluation.append((time.perf_counter() - t0) * 1000)
-            evaluation_cpu.append((time.process_time() - c0) * 1000)
+        for _ in range(args.rounds):  # interleaved: the same minutes for each
+            timed("evaluation", lambda: service._decide(user, now))
+            timed("panel_read", lambda: service._evaluate(user, now))
+        real_settings_of = service.settings_of
+        service.settings_of = lambda _user: everything
+        try:
+            chosen = service._decide(user, now)[1]
+            for _ in range(args.rounds):
+                timed("evaluation_every_group_matters", lambda: service._decide(user, now))
+        finally:
+            service.settings_of = real_settings_of
         gc.callbacks.remove(watch)
     return {
         "groups": args.groups,
@@ -214,15 +247,14 @@ def run(args) -> dict:
             "will_act": plan.will_act,
             "reason": plan.reason,
         },
-        "service_plan_acts": views.will_act,
-        "decision_ms": summary(decision),
-        "decision_cpu_ms": summary(decision_cpu),
+        "service_plan_acts": decided.will_act,
+        "every_group_matters_plan_acts": chosen.will_act,
+        **{f"{name}_ms": summary(values) for name, values in times.items()},
         "gc_full_passes_ms": [round(x, 1) for x in gc_passes],
         "first_evaluation": first,
-        "evaluation_ms": summary(evaluation),
-        "evaluation_cpu_ms": summary(evaluation_cpu),
         "evaluation_sql_statements": per_evaluation,
-        "evaluation_rows": rows,
+        "panel_read_sql_statements": per_panel,
+        "rows": rows,
         "kept_alive_per_call": kept,
         "heap": {"frozen": frozen, "tracked_when_timing": heap},
     }

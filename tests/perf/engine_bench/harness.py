@@ -33,7 +33,7 @@ FULL = {
     "queued": 10_000,
     "queue_ops": 2000,
     "risk_groups": 5000,
-    "risk_rounds": 10,
+    "risk_rounds": 100,  # a p99 needs 100 (each round ~0.1 s with the panel read beside it)
     "api_groups": 5000,
     "api_requests": 50,
 }

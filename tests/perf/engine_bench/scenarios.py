@@ -330,8 +330,10 @@ def queue_promote(run: EngineRun, queued: int, ops: int) -> list[dict]:
 
 
 def risk_eval(run: EngineRun, groups: int, rounds: int) -> list[dict]:
-    """bench_risk: one evaluation of a user with `groups` open groups (read from PostgreSQL,
-    rules from Redis, the decision); floor: the pure decision (domain.risk.evaluate) alone."""
+    """bench_risk: one scheduled evaluation of a user with `groups` open groups (read from
+    PostgreSQL, rules from Redis, the decision); floor: the pure decision
+    (domain.risk.evaluate over every group) alone. `extra`: CPU time and the bound when every
+    group can change the choice."""
     got = _script(
         "bench_risk", ["--groups", str(groups), "--rounds", str(rounds)], run.redis_url, run.tmp
     )
@@ -340,18 +342,22 @@ def risk_eval(run: EngineRun, groups: int, rounds: int) -> list[dict]:
         f"risk_eval@{groups}_groups",
         "ms",
         [],
-        target="< 50 ms",
-        met=e["p95"] < 50,
+        target="p99 < 50 ms",
+        met=e["p99"] < 50,
         floor={
             "p50": d["p50"],
-            "p99": d["max"],
+            "p99": d["p99"],
             "n": d["n"],
             "throughput": None,
-            "what": "domain.risk.evaluate alone (p99 = max)",
+            "what": "domain.risk.evaluate alone",
+        },
+        extra={
+            "cpu_ms": got["evaluation_cpu_ms"],
+            "every_group_matters_ms": got["evaluation_every_group_matters_ms"],
         },
     )
-    out.update({"p50": e["p50"], "p95": e["p95"], "p99": e["max"], "max": e["max"], "n": e["n"]})
-    out["ratio_to_floor"] = round(e["max"] / d["max"], 2) if d["max"] else None
+    out.update({"p50": e["p50"], "p95": e["p95"], "p99": e["p99"], "max": e["max"], "n": e["n"]})
+    out["ratio_to_floor"] = round(e["p99"] / d["p99"], 2) if d["p99"] else None
     return [out]
 
 
