@@ -53,7 +53,7 @@ from server.domain.grid import exit_side
 from server.domain.precision import round_qty_down
 from server.exchange.errors import ExchangeError
 from server.heap import collector_paused
-from server.persistence.db import db, plain_rows
+from server.persistence.db import db, is_postgres, plain_rows
 from server.persistence.models import (
     DcaOrder,
     ExchangeAccount,
