@@ -32,7 +32,7 @@ function fakeWindow(narrow: boolean) {
   }
 }
 
-const Blank = () => h('p', 'page')
+const Blank = { render: () => h('p', 'page') }
 
 async function mountLayout(): Promise<{ router: Router; wrapper: ReturnType<typeof mount> }> {
   const router = createRouter({
