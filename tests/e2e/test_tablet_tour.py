@@ -155,6 +155,14 @@ def test_trader_tours_every_page_on_a_tablet(page, stack, sim, make_user, shots_
     keep.click()
     expect(page.get_by_test_id("close-position-confirm")).to_have_count(0)
 
+    # The legs open from the keyboard and stay inside the table's box.
+    page.locator("[data-testid^=position-expand-]").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("legs-table").first).to_be_visible(timeout=15000)
+    expect(page.get_by_test_id("leg-row").first).to_be_visible()
+    _fits_the_window(page, f"positions expanded at {orientation}")
+    page.screenshot(path=str(shots_dir / f"tablet-{orientation}-position-legs.png"))
+
     # Settings: the grid preview is filled in and shows its legs inside the window.
     _open_menu_and_go(page, "settings")
     symbol = page.get_by_test_id("preview-symbol")
