@@ -7,10 +7,10 @@
 Sets up a fresh PostgreSQL database and its own Redis prefix, one trader with `--groups` open
 position groups (written straight to the database), and the real web process (gunicorn +
 gevent, serving the built SPA). Headless Chromium (Playwright) logs in and, for the Dashboard
-and then the Positions page (every group in its table), records for `--seconds` while a
-write-only Socket.IO emitter — the one the workers use, through the Redis message queue —
-sends `--rate` events a second to the trader's room: `group.updated` with a changed unrealised
-PnL for a random group (9 in 10) and a WARNING `log.created` line (1 in 10).
+and then the Positions page (the newest 1,000 groups: GET /api/positions' cap), records for
+`--seconds` while a write-only Socket.IO emitter — the one the workers use, through the Redis
+message queue — sends `--rate` events a second to the trader's room: `group.updated` with a
+changed unrealised PnL for a random group (9 in 10) and a WARNING `log.created` line (1 in 10).
 
 Measured in the page:
 - frame times from `requestAnimationFrame` (p50 / p95 / p99 / max ms; 16.7 ms = 60 fps);
@@ -304,6 +304,10 @@ def run_browser(base, username, env, user_id, payloads, args, stop) -> dict:
         page.wait_for_timeout(1000)
         out["positions"] = record(page, args.seconds)
         out["positions"]["rows_in_dom"] = page.get_by_test_id("position-row").count()
+        listed = page.get_by_test_id("positions-table").get_attribute("data-count")
+        # The groups in the page's list (GET /api/positions sends the newest 1,000; older builds
+        # do not say): fewer than --groups, the rest get events but are not on the page.
+        out["positions"]["rows_listed"] = int(listed) if listed else None
 
         clicked = time.monotonic()
         page.get_by_test_id("nav-dashboard").click()

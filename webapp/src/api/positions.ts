@@ -8,7 +8,7 @@ import type {
   Pyramid,
 } from '@/types/positions'
 
-/** `GET /api/positions?status=` — the user's position groups. */
+/** `GET /api/positions?status=` — the user's position groups (the newest `POSITIONS_LIST_CAP`). */
 export async function fetchPositionGroups(
   status: PositionsFilter,
   signal?: AbortSignal,

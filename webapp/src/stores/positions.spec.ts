@@ -1,10 +1,11 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { createPinia, setActivePinia } from 'pinia'
+import { watchEffect } from 'vue'
 import { LIVE_BATCH_MS, usePositionsStore } from './positions'
 import { fetchPositionGroups } from '@/api/positions'
 import { ApiError } from '@/api/errors'
 import { makeGroup } from '@/testing/groups'
-import type { PositionGroup } from '@/types/positions'
+import { POSITIONS_LIST_CAP, type PositionGroup } from '@/types/positions'
 
 vi.mock('@/api/positions', () => ({ fetchPositionGroups: vi.fn(), fetchPositionDetail: vi.fn(), closePosition: vi.fn() }))
 const fetchGroups = vi.mocked(fetchPositionGroups)
@@ -147,6 +148,85 @@ describe('positions store, live batches', () => {
     answer([A, B])
     await loading
     expect(store.groups.find((g) => g.id === 'b')?.unrealized_pnl_usd).toBe('9')
+    vi.useRealTimers()
+  })
+
+  it('patches a listed row in place: one event notifies only what reads its changed field', async () => {
+    fetchGroups.mockResolvedValueOnce([A, B])
+    const store = usePositionsStore()
+    await store.load('open')
+    const list = store.groups
+    const [rowA, rowB] = list as [PositionGroup, PositionGroup]
+    const runs = { aPnl: 0, aStatus: 0, bPnl: 0 }
+    const stops = [
+      watchEffect(() => void (rowA.unrealized_pnl_usd, runs.aPnl++), { flush: 'sync' }),
+      watchEffect(() => void (rowA.status, runs.aStatus++), { flush: 'sync' }),
+      watchEffect(() => void (rowB.unrealized_pnl_usd, runs.bPnl++), { flush: 'sync' }),
+    ]
+
+    store.receive({ ...A, unrealized_pnl_usd: '7.25' })
+    store.receive({ ...A, unrealized_pnl_usd: '8.5' }) // same batch: only the newest is written
+    await vi.advanceTimersByTimeAsync(LIVE_BATCH_MS)
+
+    expect(store.groups).toBe(list) // no new array: the table does not re-index its rows
+    expect(store.groups[0]).toBe(rowA)
+    expect(rowA.unrealized_pnl_usd).toBe('8.5')
+    expect(runs).toEqual({ aPnl: 2, aStatus: 1, bPnl: 1 }) // first run + one change, A's PnL only
+    expect(A.unrealized_pnl_usd).not.toBe('8.5') // the loaded payload itself is not written to
+    stops.forEach((stop) => stop())
+    vi.useRealTimers()
+  })
+
+  it('adds a new group on top with one array replacement, listed rows kept', async () => {
+    fetchGroups.mockResolvedValueOnce([A, B])
+    const store = usePositionsStore()
+    await store.load('open')
+    const rowB = store.groups[1]
+
+    store.receive({ ...B, status: 'closing' })
+    store.receive(C)
+    await vi.advanceTimersByTimeAsync(LIVE_BATCH_MS)
+
+    expect(store.groups.map((g) => g.id)).toEqual(['c', 'a', 'b'])
+    expect(store.groups[2]).toBe(rowB)
+    expect(rowB?.status).toBe('closing')
+    vi.useRealTimers()
+  })
+
+  it('keeps a capped list a window: an older unlisted group stays out, a new one goes on top', async () => {
+    // The server's newest 1,000, one a minute back from 10:00: the oldest listed opened at 10:00 minus 999 min.
+    const start = Date.parse('2026-12-01T10:00:00Z')
+    const listed = Array.from({ length: POSITIONS_LIST_CAP }, (_, i) =>
+      makeGroup({ id: `g${i}`, created_at: new Date(start - i * 60_000).toISOString() }),
+    )
+    fetchGroups.mockResolvedValueOnce(listed)
+    const store = usePositionsStore()
+    await store.load('open')
+    const list = store.groups
+
+    const older = makeGroup({ id: 'older', created_at: new Date(start - 1000 * 60_000).toISOString() })
+    const fresh = makeGroup({ id: 'fresh', created_at: '2026-12-01T10:05:00Z' })
+    store.receive(older) // left out by the cap: not news
+    await vi.advanceTimersByTimeAsync(LIVE_BATCH_MS)
+    expect(store.groups).toBe(list)
+    expect(store.groups.some((g) => g.id === 'older')).toBe(false)
+
+    store.receive(fresh)
+    await vi.advanceTimersByTimeAsync(LIVE_BATCH_MS)
+    expect(store.groups).toHaveLength(POSITIONS_LIST_CAP + 1)
+    expect(store.groups[0]?.id).toBe('fresh')
+    vi.useRealTimers()
+  })
+
+  it('adds an older group to a list that was not capped (a group that just closed, on Closed)', async () => {
+    fetchGroups.mockResolvedValueOnce([makeGroup({ id: 'x', status: 'closed', created_at: '2026-12-01T10:00:00Z' })])
+    const store = usePositionsStore()
+    await store.load('closed')
+
+    store.receive(makeGroup({ id: 'old', status: 'closed', created_at: '2026-11-01T10:00:00Z' }))
+    await vi.advanceTimersByTimeAsync(LIVE_BATCH_MS)
+
+    expect(store.groups.map((g) => g.id)).toEqual(['old', 'x'])
     vi.useRealTimers()
   })
 })

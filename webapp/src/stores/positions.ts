@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia'
-import { ref, shallowRef } from 'vue'
+import { ref, shallowReactive, shallowRef } from 'vue'
 import { closePosition, fetchPositionDetail, fetchPositionGroups } from '@/api/positions'
 import { ApiError } from '@/api/errors'
 import type {
@@ -11,6 +11,7 @@ import type {
   PositionGroup,
   PositionsFilter,
 } from '@/types/positions'
+import { POSITIONS_LIST_CAP } from '@/types/positions'
 
 /** Statuses the `closed` filter covers; every other status is an open group. */
 const FINISHED: ReadonlySet<GroupStatus> = new Set<GroupStatus>(['closed', 'failed'])
@@ -102,6 +103,17 @@ function mergeGroup(detail: PositionDetail, group: PositionGroup): PositionDetai
   return { ...detail, ...group, pyramids: detail.pyramids, events: detail.events }
 }
 
+/**
+ * Writes `group`'s fields into the reactive `row`: only the fields whose value changed notify (the
+ * cells showing them re-render); fields the new payload lacks are removed.
+ */
+export function patchRow(row: PositionGroup, group: PositionGroup): void {
+  const target = row as unknown as Record<string, unknown>
+  const source = group as unknown as Record<string, unknown>
+  for (const key of Object.keys(target)) if (!(key in source)) delete target[key]
+  for (const key of Object.keys(source)) if (target[key] !== source[key]) target[key] = source[key]
+}
+
 /** True when something besides the per-tick PnL changed (status, fills, pyramids, …). */
 function changedBeyondTicks(before: PositionGroup, after: PositionGroup): boolean {
   const keys = new Set([...Object.keys(before), ...Object.keys(after)])
@@ -120,9 +132,16 @@ function changedBeyondTicks(before: PositionGroup, after: PositionGroup): boolea
  * `order.updated` (merged into its leg) and `group.updated`, each followed by one coalesced re-read.
  */
 export const usePositionsStore = defineStore('positions', () => {
-  /** Replaced, never mutated in place: a shallow ref, so thousands of rows are not made deeply
-   *  reactive (the table re-indexes them on every change; docs/performance.md). */
+  /** The list (a shallow ref: thousands of rows are not made deeply reactive). Each row is a
+   *  `shallowReactive` object patched in place by live updates, so an event re-renders the cells that
+   *  show the changed fields of that one row; the array is replaced only when rows come or go
+   *  (docs/performance.md, "Positions page: one event, one row"). */
   const groups = shallowRef<PositionGroup[]>([])
+  /** The rows of `groups` by id, rebuilt whenever the array is replaced. */
+  let rowsById = new Map<string, PositionGroup>()
+  /** When the last load was capped (the newest POSITIONS_LIST_CAP groups only), the creation time
+   *  (ms) of the oldest group it brought; null when it brought every matching group. */
+  let windowStartsAt: number | null = null
   const filter = ref<PositionsFilter>('open')
   const loading = ref(false)
   const loaded = ref(false)
@@ -145,33 +164,48 @@ export const usePositionsStore = defineStore('positions', () => {
   const refreshTimers = new Map<string, ReturnType<typeof setTimeout>>()
   const detailUpdatesDuringLoad = new Map<string, DetailUpdate[]>()
 
+  /** Replaces the list (rows made patchable) and its index. */
+  function setList(list: PositionGroup[]): void {
+    const rows = list.map((group) => rowsById.get(group.id) === group ? group : shallowReactive({ ...group }))
+    rowsById = new Map(rows.map((row) => [row.id, row]))
+    groups.value = rows
+  }
+
+  /** Patches the row in place when it is listed (true), the array untouched; false otherwise. */
+  function patchListed(group: PositionGroup): boolean {
+    const row = rowsById.get(group.id)
+    if (!row) return false
+    patchRow(row, group)
+    return true
+  }
+
+  /**
+   * An unlisted group joins the list when it matches the filter, unless the list is a capped
+   * window and the group is older than its oldest row: such a group was left out by the cap, not
+   * created since, and putting it on top would show an old group as new (and shift every row).
+   */
+  function joinsList(group: PositionGroup): boolean {
+    if (!matchesFilter(group, filter.value)) return false
+    return windowStartsAt === null || Date.parse(group.created_at) >= windowStartsAt
+  }
+
   function applyUpdate(group: PositionGroup): void {
-    const index = groups.value.findIndex((existing) => existing.id === group.id)
-    if (index >= 0) {
-      // Kept in place even if it no longer matches the filter: the trader sees it close.
-      const next = groups.value.slice()
-      next.splice(index, 1, group)
-      groups.value = next
-    } else if (matchesFilter(group, filter.value)) {
-      groups.value = [group, ...groups.value]
-    }
+    // Kept in place even if it no longer matches the filter: the trader sees it close.
+    if (!patchListed(group) && joinsList(group)) setList([group, ...groups.value])
   }
 
   /** Live updates waiting for the next batch, the newest per group. */
   const pendingLive = new Map<string, PositionGroup>()
   let liveTimer: ReturnType<typeof setTimeout> | null = null
 
-  /** Applies a batch to the list with one array replacement (one table re-render). */
+  /** Applies a batch: listed rows patched in place, new matching groups added on top (one array
+   *  replacement for all of them, none when every group was listed). */
   function applyMany(batch: PositionGroup[]): void {
-    const list = groups.value.slice()
-    const index = new Map(list.map((group, i) => [group.id, i]))
     const added: PositionGroup[] = []
     for (const group of batch) {
-      const at = index.get(group.id)
-      if (at !== undefined) list[at] = group
-      else if (matchesFilter(group, filter.value)) added.unshift(group)
+      if (!patchListed(group) && joinsList(group)) added.unshift(group)
     }
-    groups.value = added.length ? [...added, ...list] : list
+    if (added.length) setList([...added, ...groups.value])
   }
 
   /** Applies the waiting live updates now. */
@@ -211,7 +245,9 @@ export const usePositionsStore = defineStore('positions', () => {
       const items = await fetchPositionGroups(status)
       if (request !== latestRequest) return
       const updates = updatesDuringLoad ?? []
-      groups.value = items
+      windowStartsAt =
+        items.length >= POSITIONS_LIST_CAP ? Math.min(...items.map((group) => Date.parse(group.created_at))) : null
+      setList(items)
       updates.forEach(applyUpdate)
       loaded.value = true
     } catch (caught) {
@@ -365,7 +401,8 @@ export const usePositionsStore = defineStore('positions', () => {
   function reset(): void {
     latestRequest++
     generation++
-    groups.value = []
+    setList([])
+    windowStartsAt = null
     filter.value = 'open'
     loading.value = false
     loaded.value = false

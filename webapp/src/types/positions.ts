@@ -52,6 +52,10 @@ export interface PositionGroupList {
   items: PositionGroup[]
 }
 
+/** `GET /api/positions` answers with at most this many groups, the newest first
+ *  (server/api/positions.py): a full answer is a window onto a longer list. */
+export const POSITIONS_LIST_CAP = 1000
+
 /** Exchange order life cycle (SPEC §4.2). */
 export const ORDER_STATUSES = ['pending', 'open', 'partially_filled', 'filled', 'cancelled', 'failed'] as const
 export type KnownOrderStatus = (typeof ORDER_STATUSES)[number]

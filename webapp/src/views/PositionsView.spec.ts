@@ -107,6 +107,27 @@ describe('PositionsView', () => {
     expect(fetchGroups).toHaveBeenCalledTimes(1)
   })
 
+  it('shows a live update of a listed group in its row: new PnL, new status', async () => {
+    fetchGroups.mockResolvedValueOnce([
+      makeGroup({ id: 'a', symbol: 'BTCUSDT', status: 'active', unrealized_pnl_usd: '-12.3' }),
+      makeGroup({ id: 'b', symbol: 'ETHUSDT', status: 'active', unrealized_pnl_usd: '4' }),
+    ])
+    const wrapper = await mountPage(pinia)
+    const store = usePositionsStore()
+    const updated = { ...store.groups[0]!, unrealized_pnl_usd: '45.6', status: 'closing' as const }
+
+    store.receive(updated)
+    store.flushLive()
+    await flushPromises()
+
+    const rows = wrapper.findAll('[data-testid="position-row"]')
+    expect(rows[0]?.text()).toContain('+45.60')
+    expect(rows[0]?.text()).not.toContain('−12.30')
+    expect(rows[0]?.attributes('data-status')).toBe('closing')
+    expect(rows[0]?.find('[data-testid="close-position"]').attributes('data-state')).toBe('closing')
+    expect(rows[1]?.text()).toContain('+4.00')
+  })
+
   it('shows the server message when loading fails', async () => {
     fetchGroups.mockRejectedValueOnce(new ApiError(503, 'dependency_down', 'database unavailable'))
     const wrapper = await mountPage(pinia)
