@@ -10,13 +10,16 @@ import re
 from playwright.sync_api import expect
 
 from server.persistence.models import User
-from tests.integration.test_risk_engine import GROUPS, SETTINGS, _open_groups
+from tests.integration.test_risk_engine import GROUPS, SETTINGS, _open_groups, _post
 from tests.lifecycle_support import make_trader
 
 
 def test_trader_sees_the_panel_and_blocks_a_group(app, page, stack, sim, make_user, shots_dir):
     trader = make_trader(app, stack, make_user, settings=SETTINGS)
     groups = _open_groups(trader, sim, GROUPS[:2])
+    # The first scheduled evaluation may have run before the groups were filled, and the next
+    # is a day away (SETTINGS): an evaluation now starts the loser's 60-minute timer.
+    assert _post(trader, "/api/risk/run").status_code == 200
     with app.app_context():
         name = User.get_by_id(trader.user_id).username
     page.goto("/login")
@@ -30,7 +33,7 @@ def test_trader_sees_the_panel_and_blocks_a_group(app, page, stack, sim, make_us
     expect(rows).to_have_count(2, timeout=15000)
     loser = page.locator(f'[data-group="{groups["BTCUSDT"]["id"]}"]')
     expect(loser).to_contain_text("−6.99")
-    # the first evaluation started a 60-minute timer: it counts down (mm:ss)
+    # the stored 60-minute timer counts down (mm:ss)
     timer = loser.get_by_test_id("risk-timer")
     expect(timer).to_have_text(re.compile(r"^\d{2}:\d{2}$"), timeout=20000)
     first = timer.inner_text()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import ccxt
 import pytest
 
@@ -270,7 +272,10 @@ def test_trading_fee_and_cancel_all(sim):
 def test_open_orders_are_paged_newest_first(sim):
     """realtime pages newest first with `limit` and `cursor` (ccxt re-sorts oldest first)."""
     ex = sim.bybit_spot()
-    ids = [ex.create_order(BTC, "limit", "buy", 0.001, 10000 + i)["id"] for i in range(3)]
+    ids = []
+    for i in range(3):
+        ids.append(ex.create_order(BTC, "limit", "buy", 0.001, 10000 + i)["id"])
+        time.sleep(0.005)  # distinct millisecond timestamps: ccxt's re-sort keeps ties' order
     first = ex.fetch_open_orders(BTC, limit=2)
     assert [o["id"] for o in first] == ids[1:]
     cursor = next(o["info"]["nextPageCursor"] for o in first if "nextPageCursor" in o["info"])
