@@ -52,6 +52,7 @@ from server.exchange.errors import (
 from server.exchange.types import ExchangeOrder, OrderSide, OrderType, Trade
 from server.persistence.db import db
 from server.persistence.models import DcaOrder, ExchangeAccount, PositionGroup, Pyramid
+from server.persistence.prepared import Prepared, Slot
 from server.services import engine_state, group_state, order_outcomes
 from server.services.exchanges import client_for
 from server.services.precision import rules_for
@@ -494,4 +495,9 @@ def _settle_pending(ctx: OrderContext, reason: str) -> OrderContext:
 
 def _status_now(order_id) -> str | None:
     """The order's status as committed now (under its send lock), not as a context read it."""
-    return DcaOrder.select(DcaOrder.status).where(DcaOrder.id == order_id).scalar()
+    return _STATUS_NOW.scalar(id=order_id)
+
+
+_STATUS_NOW = Prepared(
+    lambda: DcaOrder.select(DcaOrder.status).where(DcaOrder.id == Slot("id", DcaOrder.id))
+)

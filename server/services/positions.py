@@ -39,6 +39,7 @@ from server.persistence.models import (
     Pyramid,
     Signal,
 )
+from server.persistence.prepared import insert_rows
 from server.services import fill_monitor, group_state, orders, trail
 from server.services.exchanges import client_for
 from server.services.journal import system_log
@@ -185,13 +186,14 @@ def _plan(
 
 
 def _store_pyramid(group: PositionGroup, plan: PyramidPlan) -> tuple[Pyramid, list[DcaOrder]]:
-    pyramid = Pyramid.create(
+    pyramid = Pyramid(
         group=group.id,
         index=plan.pyramid_index,
         entry_price=plan.entry_price,
         capital_usd=plan.capital,
         status=GroupStatus.LIVE.value,
     )
+    insert_rows([pyramid])
     legs = [
         orders.build_order(
             group,
@@ -209,7 +211,7 @@ def _store_pyramid(group: PositionGroup, plan: PyramidPlan) -> tuple[Pyramid, li
         )
         for leg in plan.legs
     ]
-    DcaOrder.bulk_create(legs)
+    insert_rows(legs)
     return pyramid, legs
 
 
@@ -289,7 +291,7 @@ def prepare_group(
     if not slot_held and not try_take_slot(signal.user_id, group, settings):
         return Placement(group, None, plan, account=account, refused="no pool slot")
     group.pyramid_count, group.total_dca_legs = 1, len(plan.legs)
-    group.save(force_insert=True)
+    insert_rows([group])
     pyramid, legs = _store_pyramid(group, plan)
     opened = trail.event(
         group.id,
