@@ -10,7 +10,9 @@ itself would — and sends the text. Rows come back through the query's own curs
 a SELECT yields the same model instances (joined models included) as the query run by peewee.
 
 `insert_rows` does the same for INSERTs of model instances: one statement for a list of rows,
-its text kept per (model, columns, number of rows).
+its text kept per (model, columns, number of rows); `save_row` for `save()` of a stored row;
+`get_row` / `lock_row` for reading one row by primary key (`lock_row`: FOR UPDATE where the
+database has it).
 
 Only constants and `Slot`s may appear in a prepared query: anything else would be frozen into
 the text at its first run. (The intake's `intake_queries` goes further — hand-written SQL —
@@ -23,7 +25,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 
 from peewee import Field, Model, Node, Query
 
-from server.persistence.db import db
+from server.persistence.db import db, locked
 
 
 class Slot(Node):
@@ -142,3 +144,61 @@ class _RowValues(Mapping):
 
     def __len__(self) -> int:
         return len(self._rows)
+
+
+_UPDATES: dict[tuple, Prepared] = {}
+
+
+def save_row(row: Model) -> int:
+    """`row.save()` for a stored row: UPDATE every field set on it, by its primary key (the
+    columns `save()` writes). Marks it clean, as `save` does; returns the rows changed."""
+    model = type(row)
+    pk = model._meta.primary_key
+    fields = tuple(f for f in model._meta.sorted_fields if f is not pk and f.name in row.__data__)
+    key = (model, tuple(f.name for f in fields))
+    statement = _UPDATES.get(key)
+    if statement is None:
+        statement = _UPDATES[key] = Prepared(_update_builder(model, fields))
+    changed = statement.execute(row.__data__).rowcount
+    row._dirty.clear()
+    return changed
+
+
+def _update_builder(model: type[Model], fields: tuple) -> Callable[[], Query]:
+    pk = model._meta.primary_key
+
+    def build() -> Query:
+        assignments = {f: Slot(f.name, f) for f in fields}
+        return model.update(assignments).where(pk == Slot(pk.name, pk))
+
+    return build
+
+
+_BY_ID: dict[tuple[type, bool], Prepared] = {}
+
+
+def get_row(model: type[Model], row_id):
+    """The row of `model` with primary key `row_id` (every column), or None."""
+    return _by_id(model, False).first(id=row_id)
+
+
+def lock_row(model: type[Model], row_id):
+    """`get_row`, locking the row until the transaction ends (FOR UPDATE on PostgreSQL; SQLite
+    serialises writers by itself). Raises the model's `DoesNotExist` when there is none."""
+    row = _by_id(model, True).first(id=row_id)
+    if row is None:
+        raise model.DoesNotExist(f"{model.__name__} {row_id} does not exist")
+    return row
+
+
+def _by_id(model: type[Model], lock: bool) -> Prepared:
+    statement = _BY_ID.get((model, lock))
+    if statement is None:
+        pk = model._meta.primary_key
+
+        def build() -> Query:
+            query = model.select().where(pk == Slot("id", pk)).limit(1)
+            return locked(query) if lock else query
+
+        statement = _BY_ID[(model, lock)] = Prepared(build)
+    return statement

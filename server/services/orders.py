@@ -52,7 +52,7 @@ from server.exchange.errors import (
 from server.exchange.types import ExchangeOrder, OrderSide, OrderType, Trade
 from server.persistence.db import db
 from server.persistence.models import DcaOrder, ExchangeAccount, PositionGroup, Pyramid
-from server.persistence.prepared import Prepared, Slot
+from server.persistence.prepared import Prepared, Slot, lock_row, save_row
 from server.services import engine_state, group_state, order_outcomes
 from server.services.exchanges import client_for
 from server.services.precision import rules_for
@@ -396,13 +396,11 @@ def _store(contexts: list[OrderContext]) -> list[DcaOrder]:
             changed = False
             for ctx in mine:
                 ctx.group = group
-                fresh = group_state.locked(
-                    DcaOrder.select().where(DcaOrder.id == ctx.order.id)
-                ).get()
+                fresh = lock_row(DcaOrder, ctx.order.id)
                 changed |= order_outcomes.apply(ctx, fresh, actions)
                 stored[ctx.order.id] = fresh
             if changed:
-                group.save()
+                save_row(group)
                 _, more = group_state.recompute_in_tx(group_id)
                 actions += more
     group_state.run(actions)

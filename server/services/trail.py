@@ -68,7 +68,7 @@ def event(
 
 def record(group_id, kind: str, message: str, **fields) -> PositionEvent:
     row = event(group_id, kind, message, **fields)
-    row.save(force_insert=True)
+    insert_rows([row])
     return row
 
 
