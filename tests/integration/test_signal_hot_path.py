@@ -39,12 +39,13 @@ from tests.signal_support import body, make_account, tv_alert
 # 12 COMMIT: the order is stored before it is sent
 # 13 SELECT the order's committed status under its send lock (a close may have withdrawn it)
 MAX_STATEMENTS = 13
-# Redis: lane baton (EVALSHA), lane head (ZRANGE), processing sequence (INCRBY), market rules
-# (GET, once: handed on to the grid), pool copy present (EXISTS), pause flag (GET), pool slot
-# (EVALSHA), send lock (SET), circuit breaker (GET), request budget (EVALSHA) — and, in the
-# test environment only, the armed-crash-point check (DEL). Before this was measured: 14
-# (a second market-rules GET, a second pause GET, a baton extension right after taking it).
-MAX_REDIS_ROUND_TRIPS = 11
+# Redis: lane baton and the lane's head (EVALSHA, one script), processing sequence (INCRBY),
+# market rules (GET, once: handed on to the grid), pool copy present (EXISTS), pause flag
+# (GET), pool slot (EVALSHA), send lock (SET), circuit breaker (GET), request budget (EVALSHA)
+# — and, in the test environment only, the armed-crash-point check (DEL). Before: 14 (a
+# second market-rules GET, a second pause GET, a baton extension right after taking it), then
+# 11 (the head read by a ZRANGE of its own).
+MAX_REDIS_ROUND_TRIPS = 10
 
 
 class _Counts:
