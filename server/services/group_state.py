@@ -121,10 +121,14 @@ def _after_partial_tps(states: dict, orders: list[DcaOrder]) -> list[LegState]:
     return legs
 
 
-def recompute_in_tx(group_id, *, publish: bool = True) -> tuple[PositionGroup, AfterCommit]:
+def recompute_in_tx(
+    group_id, *, publish: bool = True, locked: PositionGroup | None = None
+) -> tuple[PositionGroup, AfterCommit]:
     """Recompute and store the group's figures (module docstring); returns the group and the
-    after-commit actions."""
-    group = lock_group(group_id)
+    after-commit actions. `locked`: the group's row as the caller locked (and perhaps
+    changed) it in this transaction — stored with the figures instead of saved, locked and
+    read again."""
+    group = locked if locked is not None else lock_group(group_id)
     orders = _orders(group_id)
     entries = [o for o in orders if o.purpose == OrderPurpose.ENTRY.value]
     states = {o.id: leg_state(o, o.pyramid.index if o.pyramid_id else -1) for o in entries}

@@ -52,7 +52,7 @@ from server.exchange.errors import (
 from server.exchange.types import ExchangeOrder, OrderSide, OrderType, Trade
 from server.persistence.db import db
 from server.persistence.models import DcaOrder, ExchangeAccount, PositionGroup, Pyramid
-from server.persistence.prepared import Prepared, Slot, lock_row, save_row
+from server.persistence.prepared import Prepared, Slot, lock_row
 from server.services import engine_state, group_state, order_outcomes
 from server.services.exchanges import client_for
 from server.services.precision import rules_for
@@ -399,9 +399,8 @@ def _store(contexts: list[OrderContext]) -> list[DcaOrder]:
                 fresh = lock_row(DcaOrder, ctx.order.id)
                 changed |= order_outcomes.apply(ctx, fresh, actions)
                 stored[ctx.order.id] = fresh
-            if changed:
-                save_row(group)
-                _, more = group_state.recompute_in_tx(group_id)
+            if changed:  # the group as changed here is stored with its recomputed figures
+                _, more = group_state.recompute_in_tx(group_id, locked=group)
                 actions += more
     group_state.run(actions)
     return [stored.get(c.order.id, c.order) for c in contexts]
