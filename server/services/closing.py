@@ -420,11 +420,19 @@ def _finish(group: PositionGroup, book: Book, reason: str, trigger: str,
     return fresh
 
 
-def finish_if_done(group_id, trigger: str = "per_leg_tp") -> PositionGroup | None:
+def finish_if_done(
+    group_id,
+    trigger: str = "per_leg_tp",
+    *,
+    group: PositionGroup | None = None,
+    book: Book | None = None,
+) -> PositionGroup | None:
     """End a group whose every leg is closed by its TP or cancelled — or complete the books
-    of one the order service already derived `closed` — returning it; None while it trades."""
-    group = PositionGroup.get_by_id(group_id)
-    book = load(group)
+    of one the order service already derived `closed` — returning it; None while it trades.
+    `group`, `book`: as the caller has just read them (the take-profit hook), not read
+    again."""
+    group = group if group is not None else PositionGroup.get_by_id(group_id)
+    book = book if book is not None else load(group)
     if group.status in TRADING:
         legs = book.legs.values()
         if not legs or any(leg.working or leg.is_open for leg in legs):

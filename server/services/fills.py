@@ -27,6 +27,7 @@ from server.domain.pnl import fee_in_quote
 from server.domain.precision import MarketRules
 from server.exchange.types import Trade
 from server.persistence.models import DcaOrder, Fill
+from server.persistence.prepared import Prepared, Slot
 
 __all__ = ["FillsApplied", "apply_fills", "fills_of"]
 
@@ -60,14 +61,26 @@ def _row(order: DcaOrder, trade: Trade, rules: MarketRules) -> dict:
     }
 
 
+_FILLS_OF = Prepared(
+    lambda: (
+        Fill.select()
+        .where(Fill.order == Slot("order", Fill.order))
+        .order_by(Fill.traded_at, Fill.id)
+    )
+)
+_TRADE_IDS = Prepared(
+    lambda: Fill.select(Fill.trade_id).where(Fill.order == Slot("order", Fill.order))
+)
+
+
 def fills_of(order_id) -> list[Fill]:
-    return list(Fill.select().where(Fill.order == order_id).order_by(Fill.traded_at, Fill.id))
+    return list(_FILLS_OF.rows(order=order_id))
 
 
 def apply_fills(order: DcaOrder, trades: Iterable[Trade], rules: MarketRules) -> FillsApplied:
     """Insert the trades not yet stored and recompute the order's fill figures from every
     stored trade (the order object is updated, not saved: the caller saves it)."""
-    known = {f.trade_id for f in Fill.select(Fill.trade_id).where(Fill.order == order.id)}
+    known = {f.trade_id for f in _TRADE_IDS.rows(order=order.id)}
     fresh = [t for t in trades if str(t.id)[:64] not in known and t.amount > 0]
     for trade in fresh:  # a unique (order, trade id) conflict is skipped, never an error
         Fill.insert(**_row(order, trade, rules)).on_conflict_ignore().execute()

@@ -32,8 +32,9 @@ from server.domain.enums import GroupStatus, LogCategory, LogLevel, OrderPurpose
 from server.domain.exact import ZERO, add
 from server.domain.order_fsm import derive_group_status
 from server.domain.pnl import unrealised
-from server.persistence.db import db, locked
+from server.persistence.db import db
 from server.persistence.models import DcaOrder, PositionGroup, Pyramid
+from server.persistence.prepared import Prepared, Slot, lock_row, save_row, slots
 from server.services import trail
 from server.services.journal import system_log
 
@@ -42,7 +43,8 @@ _CLOSING_PURPOSES = (OrderPurpose.CLOSE.value, OrderPurpose.RISK_OFFSET.value)
 
 
 def lock_group(group_id) -> PositionGroup:
-    return locked(PositionGroup.select().where(PositionGroup.id == group_id)).get()
+    """The group's row, locked until the transaction ends (`DoesNotExist` when none)."""
+    return lock_row(PositionGroup, group_id)
 
 
 def leg_state(order: DcaOrder, pyramid_index: int) -> LegState:
@@ -61,13 +63,18 @@ def leg_state(order: DcaOrder, pyramid_index: int) -> LegState:
     )
 
 
-def _orders(group_id) -> list[DcaOrder]:
-    return list(
+_ORDERS = Prepared(
+    lambda: (
         DcaOrder.select(DcaOrder, Pyramid)
         .join(Pyramid, JOIN.LEFT_OUTER, on=(DcaOrder.pyramid == Pyramid.id))
-        .where(DcaOrder.group == group_id)
+        .where(DcaOrder.group == Slot("group", DcaOrder.group))
         .order_by(Pyramid.index, DcaOrder.leg_index, DcaOrder.created_at)
     )
+)
+
+
+def _orders(group_id) -> list[DcaOrder]:
+    return list(_ORDERS.rows(group=group_id))
 
 
 def _pyramid_status(legs: list[LegState]) -> str:
@@ -83,7 +90,12 @@ def _save_pyramids(orders: list[DcaOrder], states: dict) -> None:
     for pyramid, legs in by_pyramid.values():
         status = _pyramid_status(legs)
         if pyramid.status != status:
-            Pyramid.update(status=status).where(Pyramid.id == pyramid.id).execute()
+            _PYRAMID_STATUS.rowcount(status=status, id=pyramid.id)
+
+
+_PYRAMID_STATUS = Prepared(
+    lambda: Pyramid.update(slots(Pyramid, "status")).where(Pyramid.id == Slot("id", Pyramid.id))
+)
 
 
 def _failure_reason(orders: list[DcaOrder]) -> str | None:
@@ -109,10 +121,14 @@ def _after_partial_tps(states: dict, orders: list[DcaOrder]) -> list[LegState]:
     return legs
 
 
-def recompute_in_tx(group_id, *, publish: bool = True) -> tuple[PositionGroup, AfterCommit]:
+def recompute_in_tx(
+    group_id, *, publish: bool = True, locked: PositionGroup | None = None
+) -> tuple[PositionGroup, AfterCommit]:
     """Recompute and store the group's figures (module docstring); returns the group and the
-    after-commit actions."""
-    group = lock_group(group_id)
+    after-commit actions. `locked`: the group's row as the caller locked (and perhaps
+    changed) it in this transaction — stored with the figures instead of saved, locked and
+    read again."""
+    group = locked if locked is not None else lock_group(group_id)
     orders = _orders(group_id)
     entries = [o for o in orders if o.purpose == OrderPurpose.ENTRY.value]
     states = {o.id: leg_state(o, o.pyramid.index if o.pyramid_id else -1) for o in entries}
@@ -140,7 +156,7 @@ def recompute_in_tx(group_id, *, publish: bool = True) -> tuple[PositionGroup, A
     group.updated_at = now
     if after is not before:
         _transition(group, before, after, figures.progress, orders, now)
-    group.save()
+    save_row(group)
     _save_pyramids(entries, states)
     actions: AfterCommit = []
     if publish:

@@ -15,6 +15,7 @@ from server import events
 from server.domain.enums import LogCategory, LogLevel
 from server.persistence.db import db
 from server.persistence.models import AuditLog, SystemLog
+from server.persistence.prepared import insert_rows
 from server.security.redaction import redact_document, redact_text
 from server.services.logs import log_out
 
@@ -42,7 +43,7 @@ def system_log(
     message = redact_text(message)
     context = redact_document(context)
     log.log(logging.getLevelName(level.value), "[%s] %s", category.value, message)
-    row = SystemLog.create(
+    row = SystemLog(
         user=user_id,
         level=level.value,
         category=category.value,
@@ -50,6 +51,7 @@ def system_log(
         symbol=symbol,
         context=context,
     )
+    insert_rows([row])  # its text built once (the hot paths write a line per placement)
     if user_id is not None:
         payload = log_out(row)
         after_commit(lambda: events.publish(events.Event.LOG_CREATED, payload, user_id))

@@ -32,6 +32,7 @@ from server.exchange.errors import (
 from server.exchange.translate import DuplicateClientOrderId
 from server.exchange.types import ExchangeOrder, Trade
 from server.persistence.models import DcaOrder
+from server.persistence.prepared import save_row
 from server.services import trail
 from server.services.fills import apply_fills
 from server.services.journal import system_log
@@ -174,7 +175,7 @@ def _withdraw(ctx, order: DcaOrder, reason: str, actions: list) -> bool:
     order.status = fsm_apply(before, OrderEvent.CANCELLED).value
     order.failure_reason = reason
     order.updated_at = utcnow()
-    order.save()
+    save_row(order)
     _changed(ctx, order, before, actions)
     return True
 
@@ -204,7 +205,7 @@ def _answer(ctx, order: DcaOrder, answer: ExchangeOrder, actions: list) -> bool:
         order.tp_price = tp_price(
             group.side, order.avg_fill_price, order.tp_percent, out.rules.tick_size
         )
-    order.save()
+    save_row(order)
     if applied is not None and applied.unconverted:
         system_log(
             LogLevel.WARNING,
@@ -235,7 +236,7 @@ def mark_lost(ctx, order: DcaOrder, lookups: int, actions: list) -> None:
         f"client order id ({lookups} lookups)"
     )
     order.updated_at = utcnow()
-    order.save()
+    save_row(order)
     _changed(ctx, order, before, actions, level=LogLevel.WARNING, alert=True)
     payload = {
         "level": "high",
@@ -272,7 +273,7 @@ def _fail(ctx, order: DcaOrder, reason: str, actions: list, **extra) -> bool:
     order.send_count += 1
     order.last_error = None
     order.updated_at = utcnow()
-    order.save()
+    save_row(order)
     _changed(ctx, order, before, actions, level=LogLevel.ERROR, **extra)
     return True
 
@@ -322,7 +323,7 @@ def _temporary(ctx, order: DcaOrder, exc: ExchangeError) -> bool:
     if ctx.outcome.sent and not isinstance(exc, CircuitOpen):
         order.send_count += 1
     order.updated_at = utcnow()
-    order.save()
+    save_row(order)
     verb = "not sent yet" if order.status == OrderStatus.PENDING.value else "not read"
     message = (
         f"{trail.label(ctx.group)}: {role(order, ctx.pyramid_index)} {_order_text(order)} "
@@ -351,7 +352,7 @@ def _auth(ctx, order: DcaOrder, exc: ExchangeError, actions: list) -> bool:
     if ctx.outcome.sent:
         order.send_count += 1
     order.updated_at = utcnow()
-    order.save()
+    save_row(order)
     name = ctx.account.label if ctx.account is not None else group.account_id
     reason = (
         f"the exchange refused the API key of account {name} ({exc}); "

@@ -52,6 +52,7 @@ from server.exchange.errors import (
 from server.exchange.types import ExchangeOrder, OrderSide, OrderType, Trade
 from server.persistence.db import db
 from server.persistence.models import DcaOrder, ExchangeAccount, PositionGroup, Pyramid
+from server.persistence.prepared import Prepared, Slot, lock_row
 from server.services import engine_state, group_state, order_outcomes
 from server.services.exchanges import client_for
 from server.services.precision import rules_for
@@ -395,14 +396,11 @@ def _store(contexts: list[OrderContext]) -> list[DcaOrder]:
             changed = False
             for ctx in mine:
                 ctx.group = group
-                fresh = group_state.locked(
-                    DcaOrder.select().where(DcaOrder.id == ctx.order.id)
-                ).get()
+                fresh = lock_row(DcaOrder, ctx.order.id)
                 changed |= order_outcomes.apply(ctx, fresh, actions)
                 stored[ctx.order.id] = fresh
-            if changed:
-                group.save()
-                _, more = group_state.recompute_in_tx(group_id)
+            if changed:  # the group as changed here is stored with its recomputed figures
+                _, more = group_state.recompute_in_tx(group_id, locked=group)
                 actions += more
     group_state.run(actions)
     return [stored.get(c.order.id, c.order) for c in contexts]
@@ -494,4 +492,9 @@ def _settle_pending(ctx: OrderContext, reason: str) -> OrderContext:
 
 def _status_now(order_id) -> str | None:
     """The order's status as committed now (under its send lock), not as a context read it."""
-    return DcaOrder.select(DcaOrder.status).where(DcaOrder.id == order_id).scalar()
+    return _STATUS_NOW.scalar(id=order_id)
+
+
+_STATUS_NOW = Prepared(
+    lambda: DcaOrder.select(DcaOrder.status).where(DcaOrder.id == Slot("id", DcaOrder.id))
+)

@@ -24,6 +24,7 @@ from server.domain.exact import ZERO
 from server.domain.precision import MarketRules
 from server.domain.take_profit import trigger_price
 from server.persistence.models import DcaOrder, ExchangeAccount, PositionGroup, Pyramid, User
+from server.persistence.prepared import Prepared, Slot
 from server.services.exchanges import market_data_mode
 from server.services.group_state import leg_state
 from server.services.precision import rules_for
@@ -148,13 +149,17 @@ class Book:
 
 def load(group: PositionGroup) -> Book:
     """The group's book from its orders as stored now."""
-    orders = list(
+    return book_of(group, list(_ORDERS.rows(group=group.id)))
+
+
+_ORDERS = Prepared(
+    lambda: (
         DcaOrder.select(DcaOrder, Pyramid)
         .join(Pyramid, JOIN.LEFT_OUTER, on=(DcaOrder.pyramid == Pyramid.id))
-        .where(DcaOrder.group == group.id)
+        .where(DcaOrder.group == Slot("group", DcaOrder.group))
         .order_by(Pyramid.index, DcaOrder.leg_index, DcaOrder.attempt, DcaOrder.created_at)
     )
-    return book_of(group, orders)
+)
 
 
 def book_of(group: PositionGroup, orders: list[DcaOrder]) -> Book:

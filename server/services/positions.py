@@ -39,6 +39,7 @@ from server.persistence.models import (
     Pyramid,
     Signal,
 )
+from server.persistence.prepared import Prepared, Slot, get_row, insert_rows
 from server.services import fill_monitor, group_state, orders, trail
 from server.services.exchanges import client_for
 from server.services.journal import system_log
@@ -125,16 +126,12 @@ def finish_placement(
     "pyramid placed" line, ask for a fill-monitor pass when something rests, and publish the
     group. Idempotent: legs already stored or sent are left alone (`send_many`)."""
     orders.crash_point("follow_up")
-    pyramid = Pyramid.get_or_none(Pyramid.id == pyramid_id)
+    pyramid = get_row(Pyramid, pyramid_id)
     if pyramid is None:
         return []
-    group = PositionGroup.get_by_id(pyramid.group_id)
-    account = ExchangeAccount.get_or_none(ExchangeAccount.id == group.account_id)
-    legs = list(
-        DcaOrder.select().where(
-            (DcaOrder.pyramid == pyramid.id) & (DcaOrder.purpose == OrderPurpose.ENTRY.value)
-        )
-    )
+    group = get_row(PositionGroup, pyramid.group_id)
+    account = get_row(ExchangeAccount, group.account_id)
+    legs = list(_ENTRY_LEGS.rows(pyramid=pyramid.id))
     plan = _StoredPlan(pyramid.index, Decimal(notional))
     placement = Placement(group, pyramid, plan, legs, account)
     first = sorted(legs, key=lambda o: (o.order_type != "market", o.leg_index))
@@ -148,10 +145,18 @@ def finish_placement(
     _placed_line(placement, sent)
     if any(o.status in RESTING for o in sent):
         fill_monitor.check_soon(account.id)  # a limit that filled at once is seen now
-    fresh = PositionGroup.get_or_none(PositionGroup.id == group.id)
+    fresh = get_row(PositionGroup, group.id)
     if fresh is not None:
         events.publish(events.Event.GROUP_UPDATED, group_out(fresh), fresh.user_id)
     return sent
+
+
+_ENTRY_LEGS = Prepared(
+    lambda: DcaOrder.select().where(
+        (DcaOrder.pyramid == Slot("pyramid", DcaOrder.pyramid))
+        & (DcaOrder.purpose == OrderPurpose.ENTRY.value)
+    )
+)
 
 
 @dataclass
@@ -185,13 +190,14 @@ def _plan(
 
 
 def _store_pyramid(group: PositionGroup, plan: PyramidPlan) -> tuple[Pyramid, list[DcaOrder]]:
-    pyramid = Pyramid.create(
+    pyramid = Pyramid(
         group=group.id,
         index=plan.pyramid_index,
         entry_price=plan.entry_price,
         capital_usd=plan.capital,
         status=GroupStatus.LIVE.value,
     )
+    insert_rows([pyramid])
     legs = [
         orders.build_order(
             group,
@@ -209,7 +215,7 @@ def _store_pyramid(group: PositionGroup, plan: PyramidPlan) -> tuple[Pyramid, li
         )
         for leg in plan.legs
     ]
-    DcaOrder.bulk_create(legs)
+    insert_rows(legs)
     return pyramid, legs
 
 
@@ -289,7 +295,7 @@ def prepare_group(
     if not slot_held and not try_take_slot(signal.user_id, group, settings):
         return Placement(group, None, plan, account=account, refused="no pool slot")
     group.pyramid_count, group.total_dca_legs = 1, len(plan.legs)
-    group.save(force_insert=True)
+    insert_rows([group])
     pyramid, legs = _store_pyramid(group, plan)
     opened = trail.event(
         group.id,

@@ -35,6 +35,7 @@ from server.persistence.models import (
     User,
     WebhookLog,
 )
+from server.persistence.prepared import Prepared, Slot
 from server.services import pool
 from server.services.journal import after_commit
 from server.services.position_book import index, venue_of
@@ -162,16 +163,26 @@ def announce(user_id, *, pool_too: bool = False) -> None:
 
 def queued_for_lane(account_id, symbol: str, timeframe: int, side: str, lock: bool = True):
     """The lane's queued row (locked until commit), or None."""
-    query = QueuedSignal.select().where(
-        (QueuedSignal.account == account_id)
-        & (QueuedSignal.symbol == symbol)
-        & (QueuedSignal.timeframe == timeframe)
-        & (QueuedSignal.side == side)
-        & (QueuedSignal.status == "queued")
+    statement = _QUEUED_FOR_LANE_LOCKED if lock and db.in_transaction() else _QUEUED_FOR_LANE
+    return statement.first(account=account_id, symbol=symbol, timeframe=timeframe, side=side)
+
+
+def _queued_for_lane():
+    return (
+        QueuedSignal.select()
+        .where(
+            (QueuedSignal.account == Slot("account", QueuedSignal.account))
+            & (QueuedSignal.symbol == Slot("symbol", QueuedSignal.symbol))
+            & (QueuedSignal.timeframe == Slot("timeframe", QueuedSignal.timeframe))
+            & (QueuedSignal.side == Slot("side", QueuedSignal.side))
+            & (QueuedSignal.status == "queued")
+        )
+        .limit(1)
     )
-    if lock and db.in_transaction():
-        query = locked(query)
-    return query.first()
+
+
+_QUEUED_FOR_LANE = Prepared(_queued_for_lane)
+_QUEUED_FOR_LANE_LOCKED = Prepared(lambda: locked(_queued_for_lane()))
 
 
 def enqueue(signal: Signal, account_id, *, forced: bool = False) -> QueuedSignal:

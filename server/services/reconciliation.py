@@ -57,6 +57,7 @@ from server.exchange.errors import ExchangeError, OrderNotFound
 from server.exchange.types import ExchangeOrder
 from server.persistence.db import db
 from server.persistence.models import DcaOrder, ExchangeAccount, PositionGroup
+from server.persistence.prepared import lock_row
 from server.services import (
     engine_state,
     fill_monitor,
@@ -268,7 +269,7 @@ def _mark_lost(order_id, lookups: int) -> None:
     actions: group_state.AfterCommit = []
     with db.atomic():
         ctx.group = group_state.lock_group(ctx.group.id)
-        fresh = group_state.locked(DcaOrder.select().where(DcaOrder.id == order_id)).get()
+        fresh = lock_row(DcaOrder, order_id)
         if fresh.status not in (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value):
             return
         order_outcomes.mark_lost(ctx, fresh, lookups, actions)

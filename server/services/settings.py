@@ -27,6 +27,7 @@ from server.domain.settings import (
 )
 from server.persistence.db import db
 from server.persistence.models import SettingsVersion, User
+from server.persistence.prepared import Prepared, Slot
 from server.services.journal import audit
 
 EXPORT_FORMAT = "dca-engine-settings"
@@ -88,17 +89,22 @@ def effective_settings(user: User) -> dict:
     return effective_settings_of(user.id)
 
 
+_NEWEST_VERSION = Prepared(
+    lambda: (
+        SettingsVersion.select(SettingsVersion.version, SettingsVersion.document)
+        .where(SettingsVersion.user == Slot("user", SettingsVersion.user))
+        .order_by(SettingsVersion.version.desc())
+        .limit(1)
+    )
+)
+
+
 def effective_settings_of(user_id) -> dict:
     """`effective_settings` by user id, on the signal hot path: one query for the newest
     version; its validated document is kept per (user, version) in this process — a version
     is never changed once saved, so a save is seen by the very next call. A copy is returned
     (callers may change theirs)."""
-    row = (
-        SettingsVersion.select(SettingsVersion.version, SettingsVersion.document)
-        .where(SettingsVersion.user == user_id)
-        .order_by(SettingsVersion.version.desc())
-        .first()
-    )
+    row = _NEWEST_VERSION.first(user=user_id)
     key = (str(user_id), row.version if row is not None else 0)
     loaded = _VALIDATED.get(key)
     if loaded is None:

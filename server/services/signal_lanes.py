@@ -73,15 +73,16 @@ def drive(lane: str) -> int:
 
     store = lanes()
     token = uuid.uuid4().hex
-    if not store.take_baton(lane, token, BATON_TTL_MS):
+    taken, head = store.take_baton_and_head(lane, token, BATON_TTL_MS)
+    if not taken:
         return 0  # the baton holder will reach our signal: it only stops on an empty lane
     done = 0
     try:
         while True:
-            head = store.head(lane)
             if head is None:
                 if store.release_if_empty(lane, token) == 0:
-                    continue  # a signal joined while we were looking: keep going
+                    head = store.head(lane)  # a signal joined while we were looking
+                    continue
                 return done
             if done >= MAX_PER_TURN:
                 store.release(lane, token)
@@ -94,6 +95,7 @@ def drive(lane: str) -> int:
             process(signal_id, arrival_seq, store.next_processing_seq)
             store.leave(lane, signal_id)
             done += 1
+            head = store.head(lane)
     except BaseException:
         store.release(lane, token)  # let another worker, or the sweep, take over
         raise

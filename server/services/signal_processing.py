@@ -20,6 +20,7 @@ from server.domain.signal_routing import Classification, Decision, OpenGroup, cl
 from server.exchange.errors import ExchangeError, UnknownSymbol
 from server.persistence.db import db
 from server.persistence.models import ExchangeAccount, PositionGroup, Signal, WebhookLog
+from server.persistence.prepared import Prepared, Slot, slots
 from server.services import precision
 from server.services.journal import system_log
 from server.services.pool import PoolNotReady, ensure_built
@@ -57,10 +58,8 @@ def _verify_symbol(
     return None, None, rules
 
 
-def _open_group(signal: Signal) -> PositionGroup | None:
-    """The lane's open group (the oldest, should there ever be two), with what classification
-    and the hand-off read."""
-    return (
+_OPEN_GROUP = Prepared(
+    lambda: (
         PositionGroup.select(
             PositionGroup.id,
             PositionGroup.status,
@@ -68,14 +67,26 @@ def _open_group(signal: Signal) -> PositionGroup | None:
             PositionGroup.max_pyramids,
         )
         .where(
-            (PositionGroup.account == signal.account_id)
-            & (PositionGroup.symbol == signal.symbol)
-            & (PositionGroup.timeframe == signal.timeframe)
-            & (PositionGroup.side == signal.side)
+            (PositionGroup.account == Slot("account", PositionGroup.account))
+            & (PositionGroup.symbol == Slot("symbol", PositionGroup.symbol))
+            & (PositionGroup.timeframe == Slot("timeframe", PositionGroup.timeframe))
+            & (PositionGroup.side == Slot("side", PositionGroup.side))
             & (PositionGroup.status.in_([s.value for s in OPEN_GROUP_STATUSES]))
         )
         .order_by(PositionGroup.created_at)
-        .first()
+        .limit(1)
+    )
+)
+
+
+def _open_group(signal: Signal) -> PositionGroup | None:
+    """The lane's open group (the oldest, should there ever be two), with what classification
+    and the hand-off read."""
+    return _OPEN_GROUP.first(
+        account=signal.account_id,
+        symbol=signal.symbol,
+        timeframe=signal.timeframe,
+        side=signal.side,
     )
 
 
@@ -96,30 +107,48 @@ def _record(signal_id, handoff: HandOff, seqs: tuple[int, int], started, note: s
     reason = f"{handoff.reason}; {note}" if note else handoff.reason
     status = "rejected" if handoff.classification is Classification.REJECTED else "processed"
     group_id = handoff.group.id if handoff.group is not None else None
-    updated = (
-        Signal.update(
-            status=status,
-            classification=handoff.classification.value,
-            reason=reason,
-            group=group_id,
-            arrival_seq=seqs[0],
-            processing_seq=seqs[1],
-            processing_started_at=started,
-            processed_at=utcnow(),
-        )
-        .where((Signal.id == signal_id) & (Signal.status == "received"))
-        .execute()
+    updated = _RECORD_SIGNAL.rowcount(
+        id=signal_id,
+        status=status,
+        classification=handoff.classification.value,
+        reason=reason,
+        group=group_id,
+        arrival_seq=seqs[0],
+        processing_seq=seqs[1],
+        processing_started_at=started,
+        processed_at=utcnow(),
     )
     if updated != 1:
         raise _AlreadyHandled
-    WebhookLog.update(
-        classification=handoff.classification.value, reason=reason, group=group_id
-    ).where(WebhookLog.signal == signal_id).execute()
+    _RECORD_LOG.rowcount(
+        signal=signal_id, classification=handoff.classification.value, reason=reason, group=group_id
+    )
 
 
-def _load(signal_id: str) -> Signal | None:
-    """The signal with its account (one query); `None` when unknown or already handled."""
-    signal = (
+_RECORD_SIGNAL = Prepared(
+    lambda: Signal.update(
+        slots(
+            Signal,
+            "status",
+            "classification",
+            "reason",
+            "group",
+            "arrival_seq",
+            "processing_seq",
+            "processing_started_at",
+            "processed_at",
+        )
+    ).where((Signal.id == Slot("id", Signal.id)) & (Signal.status == "received"))
+)
+_RECORD_LOG = Prepared(
+    lambda: WebhookLog.update(slots(WebhookLog, "classification", "reason", "group")).where(
+        WebhookLog.signal == Slot("signal", WebhookLog.signal)
+    )
+)
+
+
+_LOAD = Prepared(
+    lambda: (
         Signal.select(
             Signal.id,
             Signal.status,
@@ -134,9 +163,15 @@ def _load(signal_id: str) -> Signal | None:
             ExchangeAccount,
         )
         .join(ExchangeAccount, JOIN.LEFT_OUTER)
-        .where(Signal.id == signal_id)
-        .first()
+        .where(Signal.id == Slot("id", Signal.id))
+        .limit(1)
     )
+)
+
+
+def _load(signal_id: str) -> Signal | None:
+    """The signal with its account (one query); `None` when unknown or already handled."""
+    signal = _LOAD.first(id=signal_id)
     return signal if signal is not None and signal.status == "received" else None
 
 

@@ -41,6 +41,7 @@ from server.domain.pnl import to_cents
 from server.domain.take_profit import LegClose, TpMode, evaluate
 from server.persistence.db import db
 from server.persistence.models import DcaOrder, ExchangeAccount, PositionGroup, Pyramid
+from server.persistence.prepared import get_row
 from server.services import closing, group_state, orders, trail
 from server.services.group_lock import claim, group_lock, held_here, is_locked, try_group_lock
 from server.services.journal import after_commit, system_log
@@ -79,7 +80,7 @@ def on_leg_filled(order_id, *, wait: bool = False) -> None:
     if db.in_transaction():
         after_commit(lambda: on_leg_filled(order_id, wait=wait))
         return
-    order = DcaOrder.get_or_none(DcaOrder.id == order_id)
+    order = get_row(DcaOrder, order_id)
     if order is None or order.purpose not in (
         OrderPurpose.ENTRY.value,
         OrderPurpose.TAKE_PROFIT.value,
@@ -101,21 +102,30 @@ def on_leg_filled(order_id, *, wait: bool = False) -> None:
 def book_tp_fills(group_id) -> bool:
     """Mark `tp_hit` every leg whose TP order filled, recompute the realised PnL and the
     group's figures (one transaction). True when a leg was marked."""
+    return _book_tp_fills(group_id)[0]
+
+
+def _book_tp_fills(group_id) -> tuple[bool, PositionGroup | None, Book | None]:
+    """`book_tp_fills`, also handing back the group and its book as read under the group's
+    row lock when nothing was booked (nothing changed them: `settle` goes on with them
+    instead of reading both again); `None, None` when legs were booked."""
     with db.atomic():
         group = group_state.lock_group(group_id)
-        done = load(group).unbooked_tp()
+        book = load(group)
+        done = book.unbooked_tp()
         if not done:
-            return False
-        _mark_legs_done(group, done, "take-profit")
+            return False, group, book
+        _mark_legs_done(group, done, "take-profit", book)
         _, actions = group_state.recompute_in_tx(group_id)
     group_state.run(actions)
-    return True
+    return True, None, None
 
 
-def _mark_legs_done(group: PositionGroup, keys: list[Key], why: str) -> None:
+def _mark_legs_done(group: PositionGroup, keys: list[Key], why: str, book: Book | None = None):
     """Inside the caller's transaction (group row locked): the legs are closed (`tp_hit`),
-    the group's realised PnL is recomputed, each leg gets its event and log line."""
-    book = load(group)
+    the group's realised PnL is recomputed, each leg gets its event and log line. `book`:
+    the group's book as the caller read it in this transaction (else read here)."""
+    book = book if book is not None else load(group)
     ids = [book.entries[key].id for key in keys]
     DcaOrder.update(tp_hit=True, updated_at=utcnow()).where(DcaOrder.id.in_(ids)).execute()
     book = load(group)
@@ -144,18 +154,21 @@ def _mark_legs_done(group: PositionGroup, keys: list[Key], why: str) -> None:
 
 def settle(group_id, *, place: bool = True) -> PositionGroup:
     """Book TP fills, place missing leg TPs, finish a group whose legs all ended, re-index
-    (caller holds the group's lock or does not need it)."""
-    book_tp_fills(group_id)
-    group = PositionGroup.get_by_id(group_id)
+    (caller holds the group's lock or does not need it). The group's book is read once when
+    nothing is booked or finished (the common case: an entry fill), not three times."""
+    booked, group, book = _book_tp_fills(group_id)
+    if booked:
+        group = PositionGroup.get_by_id(group_id)
     if group.status not in TRADING:
         if group.status == GroupStatus.CLOSED.value:
             closing.finish_if_done(group_id)
         else:
             index().remove(str(group_id))
         return PositionGroup.get_by_id(group_id)
-    if closing.finish_if_done(group_id) is not None:
+    if book is None:
+        book = load(group)
+    if closing.finish_if_done(group_id, group=group, book=book) is not None:
         return PositionGroup.get_by_id(group_id)
-    book = load(group)
     if place and group.tp_mode in RESTING_MODES and _place_missing(group, book):
         book = load(group)
     reindex(group, book)

@@ -12,6 +12,7 @@ from decimal import Decimal
 from server.domain.decimals import plain_decimal
 from server.domain.pnl import to_cents
 from server.persistence.models import PositionEvent, PositionGroup
+from server.persistence.prepared import insert_rows
 
 _TIMEFRAMES = ((43200, "M"), (10080, "W"), (1440, "D"))
 
@@ -67,13 +68,14 @@ def event(
 
 def record(group_id, kind: str, message: str, **fields) -> PositionEvent:
     row = event(group_id, kind, message, **fields)
-    row.save(force_insert=True)
+    insert_rows([row])
     return row
 
 
 def record_all(rows: list[PositionEvent]) -> None:
-    """Save several events in one statement (the hot path before the first order)."""
-    PositionEvent.bulk_create(rows)
+    """Save several events in one statement (the hot path before the first order: its text
+    is built once, `prepared.insert_rows`)."""
+    insert_rows(rows)
 
 
 def _plain(detail: dict) -> dict:

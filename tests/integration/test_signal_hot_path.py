@@ -19,9 +19,10 @@ import pytest
 from peewee import Database
 from redis.connection import Connection
 
+from server import queues
 from server.domain.signal_routing import lane_of
 from server.persistence.models import DcaOrder, Signal
-from server.services import signal_lanes
+from server.services import positions, signal_lanes
 from tests.signal_support import body, make_account, tv_alert
 
 # Statements from job start to the order's request for a new group, on a warm worker (market
@@ -38,12 +39,13 @@ from tests.signal_support import body, make_account, tv_alert
 # 12 COMMIT: the order is stored before it is sent
 # 13 SELECT the order's committed status under its send lock (a close may have withdrawn it)
 MAX_STATEMENTS = 13
-# Redis: lane baton (EVALSHA), lane head (ZRANGE), processing sequence (INCRBY), market rules
-# (GET, once: handed on to the grid), pool copy present (EXISTS), pause flag (GET), pool slot
-# (EVALSHA), send lock (SET), circuit breaker (GET), request budget (EVALSHA) — and, in the
-# test environment only, the armed-crash-point check (DEL). Before this was measured: 14
-# (a second market-rules GET, a second pause GET, a baton extension right after taking it).
-MAX_REDIS_ROUND_TRIPS = 11
+# Redis: lane baton and the lane's head (EVALSHA, one script), processing sequence (INCRBY),
+# market rules (GET, once: handed on to the grid), pool copy present (EXISTS), pause flag
+# (GET), pool slot (EVALSHA), send lock (SET), circuit breaker (GET), request budget (EVALSHA)
+# — and, in the test environment only, the armed-crash-point check (DEL). Before: 14 (a
+# second market-rules GET, a second pause GET, a baton extension right after taking it), then
+# 11 (the head read by a ZRANGE of its own).
+MAX_REDIS_ROUND_TRIPS = 10
 
 
 class _Counts:
@@ -154,3 +156,60 @@ def test_statements_and_redis_round_trips_in_front_of_the_first_order(
     leg0 = DcaOrder.get((DcaOrder.group == first.group_id) & (DcaOrder.leg_index == 0))
     at_sim = [o["client_order_id"] for o in sim.orders(api_key="test-key")]
     assert at_sim.count(leg0.client_order_id) == 1  # the order the job sent, once
+
+
+# The follow-up job (`positions.finish_placement`, queue `orders`) of a one-leg market group
+# whose order filled at once, counted 2026-12-05:
+#  1-4 SELECT the pyramid, its group, the account, its entry legs
+#  5 SELECT the group FOR UPDATE   6 SELECT the order FOR UPDATE      (orders._store)
+#  7 SELECT the order's known trade ids   8 INSERT the fill   9 SELECT its fills
+# 10 UPDATE the order  11 INSERT its event  12 INSERT its log line
+# 13 SELECT the group's orders  14 INSERT the group's event  15 INSERT its log line
+# 16 UPDATE the group (with its recomputed figures; recompute_in_tx takes the row locked in
+#    5 — before: UPDATE, SELECT FOR UPDATE again, UPDATE)  17 UPDATE the pyramid  18 COMMIT
+# the take-profit hook (take_profit.on_leg_filled → settle), after the commit:
+# 19 SELECT the order  20 SELECT the group FOR UPDATE  21 SELECT the group's book  22 COMMIT
+# (before: the book read three times and the group twice more)
+# 23 SELECT the account (trigger index)  24 INSERT "pyramid placed"  25 SELECT the group
+# Before this was measured: 31.
+MAX_FOLLOW_UP_STATEMENTS = 25
+BOOK_READ = 'LEFT OUTER JOIN "pyramid"'  # the group's orders with their pyramids
+
+
+def test_follow_up_reads_the_book_once(app, client, make_user, sim, counts, monkeypatch):
+    """The follow-up of a filled market entry stores the answer (the group's orders read once
+    to recompute it) and runs the take-profit hook, which reads the group's book once: two
+    reads of the group's orders in all, within the listed statements."""
+    user, headers = make_user("trader")
+    account = make_account(app, user, market_type="spot", label="Main spot")
+    secret = client.post("/api/auth/webhook-secret", headers=headers).json["webhook_secret"]
+    sim.price("BTCUSDT", "64250.5")
+    one_leg = {  # the benchmark's grid: one market leg, the aggregate take-profit
+        "pool": {"max_open_groups": 10},
+        "capital": {"total_capital_usd": "10000", "max_pyramids": 1, "pyramid_weights": ["100"]},
+        "grid": {"legs": [{"gap_percent": "0", "weight_percent": "100", "tp_percent": "1"}]},
+        "take_profit": {"tp_mode": "aggregate", "tp_aggregate_percent": "1"},
+    }
+    assert client.put("/api/settings", headers=headers, json=one_leg).status_code == 200
+    follow_ups = []
+    monkeypatch.setattr(  # run here, not by a worker the session may have started
+        queues, "enqueue_unique", lambda name, func, *args, job_id: follow_ups.append(args)
+    )
+    for timeframe in ("60", "240"):
+        signal = _accept(app, client, user, secret, account, timeframe)
+        with app.app_context():
+            signal_lanes.drive_signal(str(signal.id), signal.lane)
+    assert len(follow_ups) == 2
+    with app.app_context():
+        positions.finish_placement(*follow_ups[0])  # warm
+        counts.active = True
+        try:
+            positions.finish_placement(*follow_ups[1])
+        finally:
+            counts.active = False
+    listing = "\n".join(s.split(" WHERE ")[0][:110] for s in counts.sql)
+    print(f"{len(counts.sql)} statements:\n{listing}")
+    assert sum(BOOK_READ in s for s in counts.sql) == 2, listing
+    assert len(counts.sql) <= MAX_FOLLOW_UP_STATEMENTS, listing
+    leg0 = DcaOrder.get(DcaOrder.pyramid == follow_ups[1][0])
+    assert leg0.status == "filled" and leg0.filled_quantity > 0

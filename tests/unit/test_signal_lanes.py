@@ -92,3 +92,19 @@ def test_forget_only_empty_lanes(lanes):
     lanes.leave(LANE, "s1")
     assert lanes.forget_if_empty(LANE)
     assert lanes.active_lanes() == []
+
+
+def test_taking_the_baton_hands_back_the_front(lanes):
+    """take_baton_and_head: the baton and the lane's front in one script — (True, front) on a
+    lane with signals, (True, None) on an empty one, (False, None) when another worker holds
+    the baton; it answers the lane's pending call like take_baton (a later join calls)."""
+    assert lanes.join(LANE, "s1") == (1, True)
+    lanes.join(LANE, "s2")
+    assert lanes.take_baton_and_head(LANE, "w1", 5000) == (True, ("s1", 1))
+    assert lanes.take_baton_and_head(LANE, "w2", 5000) == (False, None)
+    for signal in ("s1", "s2"):
+        lanes.leave(LANE, signal)
+    assert lanes.release_if_empty(LANE, "w1") == 1
+    assert lanes.take_baton_and_head(LANE, "w3", 5000) == (True, None)
+    lanes.release(LANE, "w3")
+    assert lanes.join(LANE, "s3")[1] is True  # the call was answered: a new one is made
