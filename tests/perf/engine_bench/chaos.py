@@ -10,18 +10,25 @@ touched). PostgreSQL is the shared server on 5432, which must not be restarted: 
 `postgres_restart` drill instead terminates every connection the engine holds to its database
 (`pg_terminate_backend`) — what the engine sees of a server restart — twice.
 
+Every drill starts from an empty pool and queue (exit signals, then manual closes) and its
+stream mixes entries and exits, so groups open and close (entry and close orders) while the
+fault is on. `kill9_mid_send` is the reconciliation's drill: workers SIGKILLed while an
+order's answer is withheld leave it filled at the exchange and pending in the database.
+
 Invariants after each drill (once the stream stopped and the engine settled):
 - lost: an accepted signal (202) with no recorded outcome (still `received`);
 - duplicates: more than one accepted exchange order per (group, pyramid, leg, purpose), from
   the simulator's own order log (GET /__sim/orders client ids);
 - fills: every simulator fill reflected in the database (dca_order.filled_quantity equals
-  the simulator's executed quantity) after reconciliation; `repaired` counts the ones that
-  were not at the first look and were by the last;
+  the simulator's executed quantity) after reconciliation; `repaired` counts the ones missing
+  at a look (when the fault ended; after each kill in `kill9_mid_send`) that were in by the
+  last and that the reconciliation's repair lines name (`kill9_mid_send` must have some);
 - pool: open (slot-holding) groups never above max_open_groups (sampled every 0.25 s);
 - no 5xx from the webhook endpoint while PostgreSQL and Redis are up (a short window around
   a Redis restart or a connection kill is exempt, and reported);
 - the engine status (GET /api/engine) shows `degraded` while the exchange is down and comes
-  back by itself.
+  back by itself;
+- the drill placed at least `min_entries` entry orders (`sim_down`: tried while down).
 Exit status 1 on any violation.
 """
 
