@@ -736,8 +736,11 @@ def main(argv: list[str] | None = None) -> int:
         private_redis=True,
         # Reconciliation every 5 s and a 1.5 s exchange timeout, so a drill's repairs and the
         # breaker (5 consecutive failures) happen within the drill's minute, not after it.
+        # The fill monitor every 10 s (2 s by default): it repairs what a dead sender left as
+        # well, and at 2 s it beats the reconciliation to most of kill9_mid_send's orders.
         extra_env={
             "RECONCILE_SEC": "5",
+            "FILL_MONITOR_SEC": "10",
             "ORDER_RESEND_AFTER_SEC": "5",
             "EXCHANGE_TIMEOUT_MS": "1500",
         },
