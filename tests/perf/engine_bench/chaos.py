@@ -75,6 +75,7 @@ FULL = {
     "sim_down_s": 30,
     "kill_every_s": 4,
     "recover_s": 30,
+    "drain_s": 60,  # at most, emptying the pool before a drill
     "min_entries": 15,
 }
 QUICK = {
@@ -84,6 +85,7 @@ QUICK = {
     "sim_down_s": 12,
     "kill_every_s": 2,
     "recover_s": 4,
+    "drain_s": 10,
     "min_entries": 1,
 }
 REPAIR_DRILLS = ("kill9_mid_send",)  # must show the reconciliation repairing fills
@@ -607,7 +609,9 @@ def check(name: str, run: EngineRun, load: Load, window: tuple, exempt: list, p:
     """The invariants after a drill; `window`: (since, fault start, fault end) in ns;
     `first_unreflected`: the fills missing from the database when the fault ended."""
     since, fault_start, fault_end = window
+    t = time.monotonic()
     settle(run, load, p["settle_s"])
+    info = info | {"settle_s": round(time.monotonic() - t, 1)}
     orders = sim_orders(run, since)
     deadline = time.monotonic() + p["settle_s"]
     remaining = set(unreflected_fills(run, orders))
@@ -698,7 +702,9 @@ def run_drill(name: str, run: EngineRun, trader, p: dict) -> dict:
     webhook, auth, user_id = trader
     load = Load(run, webhook, auth, user_id, p["rate"])
     since = time.time_ns()
-    start = empty_pool(run, load)
+    t = time.monotonic()
+    start = empty_pool(run, load, p["drain_s"]) | {"empty_pool_s": 0.0}
+    start["empty_pool_s"] = round(time.monotonic() - t, 1)
     exempt: list = []
     load.start()
     fault_start = time.time_ns()
