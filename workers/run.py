@@ -8,7 +8,9 @@ supervises N of them and restarts any that dies.
 
 Reconciliation (SPEC §4.6) is enqueued when the pool starts and whenever it finds a worker
 dead (a crash: the job it ran may have left an order sent but not stored): the repair runs as
-an ordinary job on the restarted workers.
+an ordinary job on the restarted workers. Before that, the dead worker's locks are freed
+(`Locks.free_held_by`, all but order-send locks): a group it was closing, an account it was
+monitoring or reconciling is free again at once, not after the lock's TTL (up to 2 minutes).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from rq.worker_pool import WorkerPool
 from server.config import load_config
 from server.queues import MONITOR, PRIORITY_ORDER
 from server.state.connection import rq_redis_for
+from server.state.locks import Locks, holder
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +65,10 @@ class EngineWorker(SimpleWorker):
 class ReconcilingPool(WorkerPool):
     """A worker pool that asks for a reconciliation on start-up and after a worker died."""
 
-    def __init__(self, *args, reconcile_queue: Queue, **kwargs) -> None:
+    def __init__(self, *args, reconcile_queue: Queue, locks: Locks, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._reconcile_queue = reconcile_queue
+        self._locks = locks
 
     def reconcile(self, reason: str) -> None:
         try:
@@ -72,8 +76,18 @@ class ReconcilingPool(WorkerPool):
         except Exception:  # Redis away: the scheduled pass repairs later
             log.exception("could not enqueue a reconciliation (%s)", reason)
 
+    def free_locks(self, worker_data) -> None:
+        try:
+            freed = self._locks.free_held_by(holder(worker_data.pid))
+        except Exception:  # Redis away: the locks expire by themselves
+            log.exception("could not free the locks of worker %s", worker_data.name)
+            return
+        if freed:
+            log.warning("worker %s died holding %s: freed", worker_data.name, ", ".join(freed))
+
     def handle_dead_worker(self, worker_data) -> None:
         super().handle_dead_worker(worker_data)
+        self.free_locks(worker_data)
         if self.status != self.Status.STOPPED:
             self.reconcile(f"worker {worker_data.name} died")
 
@@ -92,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         num_workers=args.workers,
         worker_class=EngineWorker,
         reconcile_queue=Queue(f"{cfg.RQ_QUEUE_PREFIX}{MONITOR}", connection=connection),
+        locks=Locks(connection, cfg.RQ_QUEUE_PREFIX),
     )
     if not args.burst:
         pool.reconcile("worker start-up")

@@ -320,6 +320,7 @@ def send_many(
     paused = {ctx.group.user_id for ctx in contexts if engine_state.pause_of(ctx.group.user_id)}
     locks, tokens = _locks(), dict(transmitted or {})
     ttl = current_app.config["ORDER_SEND_LOCK_MS"]
+    unsure: set = set()  # sent (or found) but not stored: their locks are left to expire
     try:
         for ctx in contexts:
             if ctx.order.id not in tokens:
@@ -343,9 +344,16 @@ def send_many(
                 stop["auth"] = True
         stored = {o.id: o for o in _store([c for c in contexts if c.order.id in tokens])}
         return [stored.get(c.order.id, c.order) for c in contexts]
+    except BaseException:
+        # Not stored (the database went away mid-way): an order that reached the exchange is
+        # still `pending` with no trace of its send, so its lock is left to expire like a dead
+        # sender's — released now, a close would withdraw it as never sent (its fill lost).
+        unsure = {c.order.id for c in contexts if c.outcome.sent or c.outcome.answer is not None}
+        raise
     finally:
         for order_id, token in tokens.items():
-            locks.release(_send_lock(order_id), token)
+            if order_id not in unsure:
+                locks.release(_send_lock(order_id), token)
 
 
 def send(order_id) -> DcaOrder:

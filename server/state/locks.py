@@ -3,21 +3,34 @@
 Used where two processes must not do the same exchange work at once: sending one order
 (`order-send:<order id>`), and one account's fill-monitor pass (`fill-monitor:<account id>`).
 A holder that dies leaves the lock to expire; nothing here is the truth, PostgreSQL and the
-exchange are.
+exchange are. A token names its holder (`<host>:<pid>:<random>`), so the worker pool frees
+the locks of a worker it found dead at once (`free_held_by`) instead of leaving the group,
+the fill monitor or the reconciliation of an account blocked for the lock's whole TTL — all
+but the order-send locks: the dead sender's request may still reach the exchange, and the
+send lock's expiry is the grace that keeps an order from being sent twice.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 
 import redis
 
 KEY = "{prefix}engine:lock:{name}"
 
+KEEP_WHEN_HOLDER_DIES = ("order-send:",)
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+
+
+def holder(pid: int | None = None) -> str:
+    """This host and a process id (this process by default): the prefix of its tokens."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
 class Locks:
@@ -31,7 +44,7 @@ class Locks:
 
     def acquire(self, name: str, ttl_ms: int) -> str | None:
         """A token when the lock was free (now ours for `ttl_ms`), else None."""
-        token = uuid.uuid4().hex
+        token = f"{holder()}:{uuid.uuid4().hex}"
         if self.client.set(self.key(name), token, nx=True, px=max(int(ttl_ms), 1)):
             return token
         return None
@@ -40,6 +53,22 @@ class Locks:
         if not token:
             return False
         return bool(self._release(keys=[self.key(name)], args=[token]))
+
+    def free_held_by(self, dead: str) -> list[str]:
+        """Release every lock whose token `dead` (a `holder()` of a process known dead) holds,
+        but those named in KEEP_WHEN_HOLDER_DIES; the names freed."""
+        start = KEY.format(prefix=self.prefix, name="")
+        freed = []
+        for key in self.client.scan_iter(match=f"{start}*", count=1000):
+            key = key.decode() if isinstance(key, bytes) else key
+            name = key[len(start) :]
+            if name.startswith(KEEP_WHEN_HOLDER_DIES):
+                continue
+            token = self.client.get(key)
+            token = token.decode() if isinstance(token, bytes) else token
+            if token and token.startswith(f"{dead}:") and self.release(name, token):
+                freed.append(name)
+        return freed
 
     def held(self, name: str) -> bool:
         return bool(self.client.exists(self.key(name)))

@@ -4,9 +4,13 @@ idempotent fills, withdrawing what never reached the exchange, and the helpers a
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal as D
 
+import peewee
+import psycopg2
 import pytest
 
 from server.clock import utcnow
@@ -18,6 +22,7 @@ from server.services import engine_state, fills, group_state, orders, trail
 from server.services.exchanges import client_for
 from server.services.precision import rules_for
 from server.state.locks import Locks
+from tests.conftest import ADMIN_PG
 from tests.signal_support import make_account
 
 
@@ -235,3 +240,42 @@ def test_a_partial_take_profit_lowers_what_the_group_holds(book):
     )
     assert fresh.weighted_avg_entry == D("64038.605106382978723404")
     assert (fresh.filled_dca_legs, fresh.status) == (2, "active")
+
+
+def _terminate(backend_pid: int) -> None:
+    conn = psycopg2.connect(ADMIN_PG)
+    conn.autocommit = True
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(%s)", (backend_pid,))
+    conn.close()
+
+
+def test_an_answer_the_database_could_not_store_keeps_the_send_lock(book, sim):
+    """Found by `make chaos` (postgres_restart): the exchange filled a market entry and the
+    database connection was cut before its answer was stored, so the row is still `pending`
+    with no trace of the send. Its send lock is left to expire like a dead sender's: a close
+    meanwhile (the cancel of its working orders) leaves it pending instead of withdrawing it
+    as never sent (it is younger than ORDER_RESEND_AFTER_SEC, 2 s in the tests) — which
+    would lose the fill, coins bought and never sold. Once the lock has expired
+    (ORDER_SEND_LOCK_MS 4 s) the cancel finds the order at the exchange, filled: 0.00062 at
+    the simulator's 64,250.5, bought once."""
+    app, _, group, pyramid = book
+    with app.app_context():
+        order = _leg(group, pyramid, leg=0, order_type="market", price=D("64250.5"))
+        backend = db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+        sim.fault("latency", path="/api/v3/order", method="POST", ms=400)
+        cut = threading.Timer(0.1, _terminate, args=(backend,))  # while the answer is awaited
+        cut.start()
+        with pytest.raises(peewee.DatabaseError):
+            orders.send(order.id)
+        cut.join()
+        sim.post("/__sim/faults", {"clear": True})
+        db.close()  # the pool drops the dead connection
+        locks = Locks(orders.runtime.redis_client(), app.config["RQ_QUEUE_PREFIX"])
+        assert locks.held(f"order-send:{order.id}")
+        during = orders.cancel(order.id, "group closing")
+        time.sleep(app.config["ORDER_SEND_LOCK_MS"] / 1000)
+        after = orders.cancel(order.id, "group closing")
+    assert during.status in ("pending", "filled")  # waited for the lock; never withdrawn
+    assert (after.status, after.filled_quantity) == ("filled", D("0.00062"))
+    assert len(sim.orders(api_key="test-key", client_order_id=order.client_order_id)) == 1

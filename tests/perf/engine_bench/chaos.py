@@ -10,18 +10,25 @@ touched). PostgreSQL is the shared server on 5432, which must not be restarted: 
 `postgres_restart` drill instead terminates every connection the engine holds to its database
 (`pg_terminate_backend`) — what the engine sees of a server restart — twice.
 
+Every drill starts from an empty pool and queue (exit signals, then manual closes) and its
+stream mixes entries and exits, so groups open and close (entry and close orders) while the
+fault is on. `kill9_mid_send` is the reconciliation's drill: workers SIGKILLed while an
+order's answer is withheld leave it filled at the exchange and pending in the database.
+
 Invariants after each drill (once the stream stopped and the engine settled):
 - lost: an accepted signal (202) with no recorded outcome (still `received`);
 - duplicates: more than one accepted exchange order per (group, pyramid, leg, purpose), from
   the simulator's own order log (GET /__sim/orders client ids);
 - fills: every simulator fill reflected in the database (dca_order.filled_quantity equals
-  the simulator's executed quantity) after reconciliation; `repaired` counts the ones that
-  were not at the first look and were by the last;
+  the simulator's executed quantity) after reconciliation; `repaired` counts the ones missing
+  at a look (when the fault ended; after each kill in `kill9_mid_send`) that were in by the
+  last and that the reconciliation's repair lines name (`kill9_mid_send` must have some);
 - pool: open (slot-holding) groups never above max_open_groups (sampled every 0.25 s);
 - no 5xx from the webhook endpoint while PostgreSQL and Redis are up (a short window around
   a Redis restart or a connection kill is exempt, and reported);
 - the engine status (GET /api/engine) shows `degraded` while the exchange is down and comes
-  back by itself.
+  back by itself;
+- the drill placed at least `min_entries` entry orders (`sim_down`: tried while down).
 Exit status 1 on any violation.
 """
 
@@ -43,6 +50,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import redis
 
 from server.domain.grid import parse_client_order_id
 from tests.perf.bench_webhooks import tree_pids
@@ -57,10 +65,33 @@ SYMBOLS = {"BTCUSDT": Decimal("64000"), "ETHUSDT": Decimal("2500")}
 TIMEFRAMES = (1, 5, 15, 60, 240)
 SLOT_HOLDING = ("live", "partially_filled", "active", "closing")
 
-FULL = {"drill_s": 30, "rate": 4, "settle_s": 90, "sim_down_s": 30, "kill_every_s": 4}
-QUICK = {"drill_s": 6, "rate": 3, "settle_s": 45, "sim_down_s": 12, "kill_every_s": 2}
+KEYS = tuple((symbol, tf) for symbol in SYMBOLS for tf in TIMEFRAMES)
+EXIT_SHARE = 0.5  # half the stream closes a group (and drops its queued signal): slots turn over
+# min_entries: a drill that placed fewer entry orders than this proved little (a violation).
+FULL = {
+    "drill_s": 30,
+    "rate": 4,
+    "settle_s": 90,
+    "sim_down_s": 30,
+    "kill_every_s": 4,
+    "recover_s": 30,
+    "drain_s": 60,  # at most, emptying the pool before a drill
+    "min_entries": 15,
+}
+QUICK = {
+    "drill_s": 6,
+    "rate": 3,
+    "settle_s": 45,
+    "sim_down_s": 12,
+    "kill_every_s": 2,
+    "recover_s": 4,
+    "drain_s": 10,
+    "min_entries": 1,
+}
+REPAIR_DRILLS = ("kill9_mid_send",)  # must show the reconciliation repairing fills
 DRILLS = (
     "worker_kill9",
+    "kill9_mid_send",
     "web_restart",
     "postgres_restart",
     "redis_restart",
@@ -85,6 +116,7 @@ class Load:
     accepted: list[str] = field(default_factory=list)
     statuses: list[tuple[float, int]] = field(default_factory=list)
     client_errors: Counter = field(default_factory=Counter)
+    kinds: Counter = field(default_factory=Counter)
     pool_max: int = 0
     engine_statuses: list[tuple[float, str]] = field(default_factory=list)
     prices: dict = field(default_factory=lambda: dict(SYMBOLS))
@@ -101,34 +133,50 @@ class Load:
         for thread in self.threads:
             thread.join(timeout=40)
 
-    def _signals(self) -> None:
+    def send(self, http: httpx.Client, kind: str, symbol: str, timeframe: int) -> None:
+        """One webhook (`entry` or `exit` of a long), its answer recorded."""
         url, secret = self.webhook
+        flat = kind == "exit"
+        body = {
+            "secret": secret,
+            "signal_id": secrets.token_hex(8),
+            "tv": {
+                "exchange": "BINANCE",
+                "symbol": symbol,
+                "timeframe": str(timeframe),
+                "action": "sell" if flat else "buy",
+                "market_position": "flat" if flat else "long",
+                "prev_market_position": "long" if flat else "flat",
+                "entry_price": str(self.prices[symbol]),
+                "order_id": "Close" if flat else "Long",
+            },
+            "execution_intent": {"type": kind, "side": "long", "strategy": "grid"},
+        }
+        try:
+            r = http.post(url, json=body)
+            self.statuses.append((time.monotonic(), r.status_code))
+            if r.status_code == 202:
+                self.accepted.append(r.json()["signal_id"])
+                self.kinds[kind] += 1
+        except httpx.HTTPError as exc:
+            self.client_errors[type(exc).__name__] += 1
+
+    def _signals(self) -> None:
+        """Entries and exits over the trader's 10 lanes. An exit goes to a lane that had an
+        entry since its last exit: it closes the lane's group (freeing its slot, so a queued
+        signal is promoted) or drops its queued signal."""
         rng = random.Random()
+        entered: set[tuple[str, int]] = set()
         with httpx.Client(timeout=10) as http:
             while not self.stop.is_set():
-                symbol = rng.choice(list(SYMBOLS))
-                body = {
-                    "secret": secret,
-                    "signal_id": secrets.token_hex(8),
-                    "tv": {
-                        "exchange": "BINANCE",
-                        "symbol": symbol,
-                        "timeframe": str(rng.choice(TIMEFRAMES)),
-                        "action": "buy",
-                        "market_position": "long",
-                        "prev_market_position": "flat",
-                        "entry_price": str(self.prices[symbol]),
-                        "order_id": "Long",
-                    },
-                    "execution_intent": {"type": "entry", "side": "long", "strategy": "grid"},
-                }
-                try:
-                    r = http.post(url, json=body)
-                    self.statuses.append((time.monotonic(), r.status_code))
-                    if r.status_code == 202:
-                        self.accepted.append(r.json()["signal_id"])
-                except httpx.HTTPError as exc:
-                    self.client_errors[type(exc).__name__] += 1
+                if entered and rng.random() < EXIT_SHARE:
+                    lane = rng.choice(sorted(entered))
+                    entered.discard(lane)
+                    self.send(http, "exit", *lane)
+                else:
+                    lane = rng.choice(KEYS)
+                    entered.add(lane)
+                    self.send(http, "entry", *lane)
                 self.stop.wait(1 / self.rate)
 
     def _prices(self) -> None:
@@ -222,6 +270,45 @@ def fund_simulator(run: EngineRun) -> None:
             sim.post("/__sim/price", json={"symbol": symbol, "price": str(price)})
 
 
+def open_groups(run: EngineRun, user_id: int) -> list[tuple[str, str]]:
+    return pg(
+        "SELECT id::text, status FROM position_group WHERE user_id = %s "
+        "AND status NOT IN ('closed', 'failed')",
+        run.db_url,
+        (user_id,),
+    )
+
+
+def empty_pool(run: EngineRun, load: Load, seconds: float = 60) -> dict:
+    """Start a drill from an empty pool and queue: an exit signal on every lane (closes its
+    group, drops its queued signal), then the manual close (POST /api/positions/<id>/close)
+    of any group still holding a slot, until nothing is open or queued (or `seconds`).
+    Their close orders are the drill's too (checked with the rest)."""
+    before = len(open_groups(run, load.user_id))
+    with httpx.Client(timeout=10) as http:
+        for key in KEYS:
+            load.send(http, "exit", *key)
+    closed: set[str] = set()
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=run.base_url, timeout=10, headers=load.auth) as http:
+        while True:
+            groups = open_groups(run, load.user_id)
+            queued = pg(
+                "SELECT count(*) FROM queued_signal WHERE user_id = %s AND status = 'queued'",
+                run.db_url,
+                (load.user_id,),
+            )[0][0]
+            if (not groups and not queued) or time.monotonic() > deadline:
+                break
+            time.sleep(2)  # the exits first; a group still open after that is closed by hand
+            for group_id, status in groups:
+                if status in SLOT_HOLDING and status != "closing" and group_id not in closed:
+                    with contextlib.suppress(httpx.HTTPError):
+                        http.post(f"/api/positions/{group_id}/close")
+                        closed.add(group_id)
+    return {"open_before": before, "closed_by_hand": len(closed), "open_at_start": len(groups)}
+
+
 # --------------------------------------------------------------------------- drills
 
 
@@ -242,6 +329,74 @@ def drill_worker_kill9(run: EngineRun, p: dict, exempt: list) -> dict:
                 os.kill(random.choice(children), signal.SIGKILL)
                 killed += 1
     return {"killed": killed}
+
+
+SEND_HELD_S = 1.0  # a send lock held this long: the sender waits on a withheld answer (≤ 1.5 s)
+SEND_TIMEOUT_RATE = 0.5
+# Rounds further apart than a dead sender's lock lives (ORDER_SEND_LOCK_MS, 9.5 s here), so
+# the reconciliation pass that waits for it is not itself killed by the next round.
+SEND_KILL_EVERY_S = 12
+
+
+def held_send_locks(client: redis.Redis, run: EngineRun) -> set[bytes]:
+    return set(client.scan_iter(match=f"{run.prefix}engine:lock:order-send:*", count=1000))
+
+
+def drill_kill9_mid_send(run: EngineRun, p: dict, exempt: list) -> dict:
+    """Workers SIGKILLed between an order's send and storing its answer. The simulator holds
+    the answer to half the order requests for 3 s after executing them (the engine would give
+    up after 1.5 s and find the order by its client id); when an order's send lock has been
+    held SEND_HELD_S, every worker of the pool is SIGKILLed (rounds SEND_KILL_EVERY_S apart,
+    the last one after the drill's time). The order stays `pending` in the database, filled
+    at the exchange, its send lock held by the dead worker until it expires
+    (ORDER_SEND_LOCK_MS): only then may a pass look it up — the reconciliation, whose pass
+    waits for the lock, repairs it (`repaired`; the fill monitor may come first)."""
+    client = redis.Redis.from_url(run.redis_url)
+    since = time.time_ns()
+    missing: set[str] = set()
+    first_seen: dict[bytes, float] = {}
+    acted: set[bytes] = set()
+    rounds = killed = 0
+    last_round = -1e9
+    start = time.monotonic()
+    deadline = start + p["drill_s"]
+    with run.sim() as sim:
+        sim.post(
+            "/__sim/faults",
+            json={
+                "match": {"method": "POST", "path": "/api/v3/order"},
+                "rate": SEND_TIMEOUT_RATE,
+                "kind": "timeout",
+                "ms": 3000,
+            },
+        ).raise_for_status()
+        try:
+            # Until the drill's time is up and a round fell after it (at most 20 s more), so
+            # the last round's orders are still unrepaired when the fault ends (first look).
+            while True:
+                now = time.monotonic()
+                if now > deadline and (last_round > deadline or now > deadline + 20):
+                    break
+                held = held_send_locks(client, run)
+                for key in held - first_seen.keys():
+                    first_seen[key] = now
+                waiting = {k for k in held - acted if now - first_seen[k] >= SEND_HELD_S}
+                if waiting and now - last_round >= SEND_KILL_EVERY_S:
+                    for pid in worker_children(run):
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+                            killed += 1
+                    acted |= held
+                    rounds += 1
+                    last_round = now
+                    time.sleep(1)  # a look after each round: what the database misses now
+                    missing |= set(unreflected_fills(run, sim_orders(run, since)))
+                time.sleep(0.05)
+        finally:
+            hits = sum(f["hits"] for f in sim.get("/__sim/faults").json()["faults"])
+            sim.delete("/__sim/faults")
+    return {"kill_rounds": rounds, "killed": killed, "orders_caught_mid_send": len(acted),
+            "fault_hits": hits, "missing": missing}  # fmt: skip
 
 
 def drill_web_restart(run: EngineRun, p: dict, exempt: list) -> dict:
@@ -284,22 +439,23 @@ def drill_redis_restart(run: EngineRun, p: dict, exempt: list) -> dict:
     return {}
 
 
-FAULTS = (
-    {"kind": "timeout", "ms": 3000},
-    {"kind": "http_500"},
-    {"kind": "http_429", "ms": 1000},
-    {"kind": "insufficient_funds"},
+FAULTS = (  # (match, fault): 2.5 % each, 10 % of order requests together
+    ({"path": "/api/v3/"}, {"kind": "timeout", "ms": 3000}),
+    ({"path": "/api/v3/"}, {"kind": "http_500"}),
+    ({"path": "/api/v3/"}, {"kind": "http_429", "ms": 1000}),
+    # Only an order creation is refused for funds: an exchange never answers a lookup so.
+    ({"method": "POST", "path": "/api/v3/order"}, {"kind": "insufficient_funds"}),
 )
 
 
 def drill_sim_faults(run: EngineRun, p: dict, exempt: list) -> dict:
-    """10 % of the venue's REST requests fail (orders, order status, balances, tickers: with
-    few orders in a drill, order requests alone would hardly be hit): timeouts (executed,
-    answer withheld 3 s), 500s, 429 with Retry-After, insufficient funds — 2.5 % each."""
+    """Faults on the venue's REST requests (orders, order status, balances, tickers): timeouts
+    (executed, answer withheld 3 s), 500s, 429 with Retry-After — 2.5 % each of every request —
+    and insufficient funds on 2.5 % of order creations."""
     with run.sim() as sim:
-        for fault in FAULTS:
+        for match, fault in FAULTS:
             sim.post(
-                "/__sim/faults", json={"match": {"path": "/api/v3/"}, "rate": 0.025, **fault}
+                "/__sim/faults", json={"match": match, "rate": 0.025, **fault}
             ).raise_for_status()
         time.sleep(p["drill_s"])
         hits = sum(f["hits"] for f in sim.get("/__sim/faults").json()["faults"])
@@ -308,14 +464,29 @@ def drill_sim_faults(run: EngineRun, p: dict, exempt: list) -> dict:
 
 
 def drill_sim_down(run: EngineRun, p: dict, exempt: list) -> dict:
-    """The simulator frozen (SIGSTOP: connections hang, its book stays) for `sim_down_s`."""
+    """The simulator frozen (SIGSTOP: connections hang, its book stays) for `sim_down_s`,
+    then `recover_s` more of the stream with the exchange back (retries, closes resumed,
+    promotions). No order can reach a frozen exchange and a close waits for it too, so the
+    pool fills once: the floor is an entry tried on every slot while it was down."""
+    down = time.time_ns()
     os.kill(run.simulator.pid, signal.SIGSTOP)
     try:
         time.sleep(p["sim_down_s"])
     finally:
         os.kill(run.simulator.pid, signal.SIGCONT)
-    time.sleep(2)
-    return {"down_s": p["sim_down_s"]}
+    up = time.time_ns()
+    time.sleep(p["recover_s"])
+    return {"down_s": p["sim_down_s"], "down_window": (down, up)}
+
+
+def entries_tried(run: EngineRun, window: tuple[int, int]) -> int:
+    """Entry orders the engine created (stored, then sent or retried) within `window` (ns)."""
+    return pg(
+        "SELECT count(*) FROM dca_order WHERE purpose = 'entry' AND created_at BETWEEN "
+        "(to_timestamp(%s) AT TIME ZONE 'UTC') AND (to_timestamp(%s) AT TIME ZONE 'UTC')",
+        run.db_url,
+        (window[0] / 1e9, window[1] / 1e9),
+    )[0][0]
 
 
 # --------------------------------------------------------------------------- invariants
@@ -349,7 +520,7 @@ def unreflected_fills(run: EngineRun, orders: list[dict]) -> list[str]:
         run.db_url,
         (list(filled),),
     )
-    db = {cid: Decimal(q) for cid, q in rows or []}
+    db = {cid: Decimal(q or 0) for cid, q in rows or []}
     return [cid for cid, qty in filled.items() if db.get(cid) != qty]
 
 
@@ -373,24 +544,85 @@ def settle(run: EngineRun, load: Load, seconds: float) -> None:
         time.sleep(1)
 
 
+def reconciliation_repairs(run: EngineRun, since_ns: int) -> set[str]:
+    """Client ids of the orders the reconciliation's own log lines say it repaired."""
+    rows = pg(
+        "SELECT context FROM system_log WHERE message LIKE 'Reconciliation repaired%%' "
+        "AND created_at >= (to_timestamp(%s) AT TIME ZONE 'UTC')",
+        run.db_url,
+        (since_ns / 1e9,),
+    )
+    contexts = [c if isinstance(c, dict) else json.loads(c) for (c,) in rows or []]
+    return {c["client_order_id"] for c in contexts if c.get("client_order_id")}
+
+
+def order_counts(orders: list[dict], start_ns: int, end_ns: int) -> dict:
+    """Accepted exchange orders by purpose, and the entries placed while the fault was on."""
+    refs = [
+        (parse_client_order_id(o.get("client_order_id") or ""), o)
+        for o in orders
+        if o["status"] != "REJECTED"
+    ]
+    by_purpose = Counter(ref.purpose.value for ref, _ in refs if ref is not None)
+    entries = [o for ref, o in refs if ref is not None and ref.purpose.value == "entry"]
+    during = sum(1 for o in entries if start_ns <= o["received_at"] <= end_ns)
+    return {"by_purpose": dict(by_purpose), "entries_during_fault": during}
+
+
+def stuck_report(run: EngineRun, signal_ids: list[str]) -> dict:
+    """What an unfinished signal was and which engine locks are held (why it waits)."""
+    rows = pg(
+        "SELECT intent, symbol, timeframe, created_at::text FROM signal WHERE id::text = ANY(%s)",
+        run.db_url,
+        (signal_ids,),
+    )
+    client = redis.Redis.from_url(run.redis_url)
+    locks = Counter(
+        k.decode().split("engine:lock:", 1)[1].split(":", 1)[0]
+        for k in client.scan_iter(match=f"{run.prefix}engine:lock:*", count=1000)
+    )
+    return {"signals": [list(r) for r in rows or []][:10], "locks_held": dict(locks)}
+
+
+def unreflected_report(run: EngineRun, orders: list[dict], cids: set[str]) -> list:
+    """A fill missing from the database: the exchange's view beside the database's."""
+    rows = pg(
+        "SELECT o.client_order_id, o.status, o.filled_quantity::text, o.send_count, g.status "
+        "FROM dca_order o JOIN position_group g ON g.id = o.group_id "
+        "WHERE o.client_order_id = ANY(%s)",
+        run.db_url,
+        (sorted(cids),),
+    )
+    db = {r[0]: list(r[1:]) for r in rows or []}
+    sim = {o["client_order_id"]: [o["status"], o["executed_qty"]] for o in orders}
+    return [[cid, sim.get(cid), db.get(cid)] for cid in sorted(cids)[:10]]
+
+
 def engine_status(run: EngineRun, auth: dict) -> str | None:
     with contextlib.suppress(Exception):
         return httpx.get(f"{run.base_url}/api/engine", headers=auth, timeout=5).json()["status"]
     return None
 
 
-def check(
-    name: str, run: EngineRun, load: Load, since: int, exempt: list, p: dict, info: dict
-) -> dict:
+def check(name: str, run: EngineRun, load: Load, window: tuple, exempt: list, p: dict,
+          info: dict, first_unreflected: set[str]) -> dict:  # fmt: skip
+    """The invariants after a drill; `window`: (since, fault start, fault end) in ns;
+    `first_unreflected`: the fills missing from the database when the fault ended."""
+    since, fault_start, fault_end = window
+    t = time.monotonic()
     settle(run, load, p["settle_s"])
+    info = info | {"settle_s": round(time.monotonic() - t, 1)}
     orders = sim_orders(run, since)
-    first_unreflected = set(unreflected_fills(run, orders))
     deadline = time.monotonic() + p["settle_s"]
-    remaining = set(first_unreflected)
+    remaining = set(unreflected_fills(run, orders))
     while remaining and time.monotonic() < deadline:  # reconciliation runs every few seconds
         time.sleep(2)
         orders = sim_orders(run, since)
         remaining = set(unreflected_fills(run, orders))
+    logged = reconciliation_repairs(run, since)
+    repaired = (first_unreflected - remaining) & logged
+    counts = order_counts(orders, fault_start, fault_end)
+    entries = counts["by_purpose"].get("entry", 0)
     violations = []
     lost = unfinished(run, load.accepted)
     if lost:
@@ -402,6 +634,16 @@ def check(
         violations.append(f"{len(remaining)} simulator fills not in the database")
     if load.pool_max > MAX_OPEN:
         violations.append(f"pool at {load.pool_max} > {MAX_OPEN}")
+    tried = entries_tried(run, info["down_window"]) if "down_window" in info else None
+    # a frozen exchange lets the pool fill once (its closes wait for the exchange too)
+    floor, least = (
+        (entries, p["min_entries"]) if tried is None else (tried, min(p["min_entries"], MAX_OPEN))
+    )
+    if floor < least:
+        what = "entry orders" if tried is None else "entry orders tried"
+        violations.append(f"{floor} {what} < {least}: the drill proved little")
+    if name in REPAIR_DRILLS and not repaired:
+        violations.append("no fill missing at the first look was repaired by the reconciliation")
 
     def exempted(t: float) -> bool:
         return any(a <= t <= b for a, b in exempt)
@@ -420,17 +662,31 @@ def check(
         violations.append(f"engine status never degraded while the exchange was down ({seen})")
     if status_end != "running":
         violations.append(f"engine status {status_end!r} after the drill (not recovered)")
+    notes = [
+        f"{entries} entry orders ({counts['entries_during_fault']} while the fault was on), "
+        f"{counts['by_purpose'].get('close', 0)} closes"
+    ]
+    if tried is not None:
+        notes.append(f"{tried} entry orders tried while the exchange was down")
     return {
         "drill": name,
         "signals": len(load.accepted),
         "orders": sum(1 for o in orders if o["status"] != "REJECTED"),
         "duplicates": len(dups),
         "lost": len(lost) + len(remaining),
-        "repaired": len(first_unreflected - remaining),
+        "repaired": len(repaired),
         "ok": not violations,
         "violations": violations,
+        "notes": notes,
         "detail": info
         | {
+            "signals_by_kind": dict(load.kinds),
+            "orders_by_purpose": counts["by_purpose"],
+            "entries_during_fault": counts["entries_during_fault"],
+            "missing_at_first_look": len(first_unreflected),
+            "unfinished": stuck_report(run, lost) if lost else None,
+            "unreflected": unreflected_report(run, orders, remaining) if remaining else None,
+            "reconciliation_repair_lines": len(logged),
             "webhook_statuses": dict(Counter(s for _, s in load.statuses)),
             "webhook_5xx_exempt": len(five_exempt),
             "client_errors": dict(load.client_errors),
@@ -442,17 +698,26 @@ def check(
 
 
 def run_drill(name: str, run: EngineRun, trader, p: dict) -> dict:
+    """Empty the pool, start the stream, run the fault, stop the stream, check."""
     webhook, auth, user_id = trader
     load = Load(run, webhook, auth, user_id, p["rate"])
     since = time.time_ns()
+    t = time.monotonic()
+    start = empty_pool(run, load, p["drain_s"]) | {"empty_pool_s": 0.0}
+    start["empty_pool_s"] = round(time.monotonic() - t, 1)
     exempt: list = []
     load.start()
+    fault_start = time.time_ns()
     try:
-        info = globals()[f"drill_{name}"](run, p, exempt)
+        info = start | globals()[f"drill_{name}"](run, p, exempt)
+        fault_end = time.time_ns()
+        first_unreflected = set(unreflected_fills(run, sim_orders(run, since)))
+        first_unreflected |= info.pop("missing", set())  # looks the drill took itself
         time.sleep(1)
     finally:
         load.finish()
-    return check(name, run, load, since, exempt, p, info)
+    window = (since, fault_start, fault_end)
+    return check(name, run, load, window, exempt, p, info, first_unreflected)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -478,8 +743,11 @@ def main(argv: list[str] | None = None) -> int:
         private_redis=True,
         # Reconciliation every 5 s and a 1.5 s exchange timeout, so a drill's repairs and the
         # breaker (5 consecutive failures) happen within the drill's minute, not after it.
+        # The fill monitor every 10 s (2 s by default): it repairs what a dead sender left as
+        # well, and at 2 s it beats the reconciliation to most of kill9_mid_send's orders.
         extra_env={
             "RECONCILE_SEC": "5",
+            "FILL_MONITOR_SEC": "10",
             "ORDER_RESEND_AFTER_SEC": "5",
             "EXCHANGE_TIMEOUT_MS": "1500",
         },

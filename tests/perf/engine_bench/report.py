@@ -94,7 +94,7 @@ def chaos_table(results: dict) -> str:
         lines.append(
             f"| {d['drill']} | {d['signals']} | {d['orders']} | {d['duplicates']} | "
             f"{d['lost']} | {d['repaired']} | {'pass' if d['ok'] else '**FAIL**'} | "
-            f"{'; '.join(d['violations']) or '–'} |"
+            f"{'; '.join(d['violations'] + d.get('notes', [])) or '–'} |"
         )
     return "\n".join(lines)
 
