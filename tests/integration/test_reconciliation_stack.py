@@ -14,8 +14,10 @@ import time
 
 import pytest
 import redis
+from rq import Queue
 
 from server.persistence.models import DcaOrder, SystemLog
+from server.queues import PRIORITY_ORDER
 from tests.conftest import TEST_REDIS
 from tests.lifecycle_support import D, entries, legs, make_trader, only_group, settled, wait_for
 
@@ -47,7 +49,18 @@ def _repairs(user_id) -> list[str]:
     ]
 
 
-def test_a_fill_while_no_worker_ran_is_picked_up_at_start_up(app, stack, sim, make_user, down):
+def _drop_queued_jobs(test_env) -> None:
+    """Empty the stack's RQ queues: a fill-monitor pass the scheduler queued just before the
+    kill would otherwise run first on restart and apply the fill itself (correct too, but then
+    the start-up reconciliation, which this test is about, finds nothing to repair)."""
+    connection = redis.Redis.from_url(TEST_REDIS)
+    for name in PRIORITY_ORDER:
+        Queue(f"{test_env['RQ_QUEUE_PREFIX']}{name}", connection=connection).empty()
+
+
+def test_a_fill_while_no_worker_ran_is_picked_up_at_start_up(
+    app, stack, sim, make_user, test_env, down
+):
     """The grid is placed (leg 0 filled, legs 1–4 resting). Every worker and the scheduler are
     killed; the price falls to 63,900 and the exchange fills leg 1 (0.00062 at 63,929.24)
     while nothing runs. The restarted worker's start-up reconciliation applies that fill: 2 of
@@ -60,6 +73,7 @@ def test_a_fill_while_no_worker_ran_is_picked_up_at_start_up(app, stack, sim, ma
     settled(trader, group["id"], "partially_filled", filled_dca_legs=1)
     wait_for(lambda: all(g["status"] == "open" for g in legs(trader.position(group["id"]))[1:]))
     down()
+    _drop_queued_jobs(test_env)
     sim.price("BTCUSDT", "63900")
     time.sleep(1)
     leg1_id = legs(trader.position(group["id"]))[1]["client_order_id"]
