@@ -62,7 +62,7 @@ def test_key_layout_ttl_and_fetched_at(client):
     rules = RULES["binance-spot:BTCUSDT"]
     precision_cache.put_many(client, PREFIX, "binance", "spot", [rules], 90, fetched_at=FETCHED_AT)
     key = "t:engine:precision:binance:spot:BTCUSDT"
-    assert client.keys(f"{PREFIX}*")  # the session's stack shares the database == [key]
+    assert client.keys(f"{PREFIX}*") == [key]  # only its own: the session's stack shares the db
     assert 0 < client.ttl(key) <= 90
     assert '"fetched_at":"2026-01-02T03:04:05.678Z"' in client.get(key)
     assert '"min_notional":"5"' in client.get(key)
