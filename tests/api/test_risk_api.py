@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from server import events
+from server.clock import isoformat
 from server.persistence.models import AuditLog, PositionGroup
 from tests.api.test_positions_close import _group
 
@@ -177,8 +178,7 @@ def test_a_timer_no_evaluation_stored_yet_starts_at_the_next_one(app, client, ma
     after, again = rows(), rows()
     row = after[str(full.id)]
     assert row["timer_pending"] is False
-    assert _at(row["timer_started_at"]) == stored.replace(tzinfo=None, microsecond=(
-        stored.microsecond // 1000 * 1000))  # fmt: skip
+    assert row["timer_started_at"] == isoformat(stored)
     assert _at(row["timer_expires_at"]) - _at(row["timer_started_at"]) == timedelta(minutes=60)
     assert again[str(full.id)]["timer_started_at"] == row["timer_started_at"]
     assert after[str(partial.id)]["timer_pending"] is False
