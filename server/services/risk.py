@@ -2,8 +2,9 @@
 keep the timers, record what it decided, and act.
 
 - `projection(user)` — what `GET /api/risk` shows: every open group's risk line and the plan
-  the engine would carry out now. Read-only (a timer that would start now is shown as
-  starting now, not stored).
+  the engine would carry out now. Read-only: a timer whose start condition holds but that no
+  evaluation has stored yet is decided as starting now and flagged `timer_pending` (it starts
+  for real at the next evaluation, `next_run_at`).
 - `run(user_id, trigger, actor_id)` — one evaluation (scheduled every
   `evaluation_interval_sec` by `run_due`, or Run Now): timers started/cleared in the
   database, a consumed skip-once cleared, and then either nothing, a *blocked* record, or an
@@ -29,6 +30,10 @@ keep the timers, record what it decided, and act.
   same as the user's last record (same outcome, rule and loser) writes nothing: an unchanged
   state is not a new fact every minute. Run Now always records.
 - `status(user_id)` — the dashboard's `{enabled, last_run_at, next_run_at, last_action}`.
+- `risk.updated` (after every run and every control) is a notice, not the panel:
+  `{user_id, cause, outcome, enabled, last_run_at, next_run_at}` (docs/api.md). The panel of
+  5,000 groups costs a second evaluation and a 2.6 MB message; the page that shows it
+  re-reads `GET /api/risk` when told, and nobody else pays for it.
 """
 
 from __future__ import annotations
@@ -428,6 +433,8 @@ def _row_out(row: rules.GroupRisk, view: rules.GroupView) -> dict:
         "skip_once": row.skip_once,
         "reasons": list(row.reasons),
         "is_winner_candidate": view.unrealized_pnl_usd > 0 and not row.blocked,
+        # the condition holds but no evaluation has stored the timer: it starts at the next
+        "timer_pending": row.timer_started_at is not None and view.timer_started_at is None,
     }
 
 
@@ -517,13 +524,17 @@ def _publish_action(action: RiskAction) -> None:
     after_commit(lambda: events.publish(events.Event.RISK_ACTION, payload, user_id))
 
 
-def _publish_updated(user: User) -> None:
+def _publish_updated(user_id, cause: str, outcome: str | None = None) -> None:
+    """`risk.updated`: the panel moved — `cause` the run's trigger (`scheduled`, `manual`) or
+    the control (`block`, `unblock`, `skip`), `outcome` the run's. A notice, not the panel
+    (module docstring): whoever shows the panel re-reads it."""
     try:
-        payload = projection(user)
+        payload = {"user_id": str(user_id), "cause": cause, "outcome": outcome,
+                   **_schedule(User.get_by_id(user_id))}  # fmt: skip
     except Exception:  # an event must never fail the evaluation
         log.exception("risk.updated not built")
         return
-    events.publish(events.Event.RISK_UPDATED, payload, user.id)
+    events.publish(events.Event.RISK_UPDATED, payload, user_id)
 
 
 def _label(group_id) -> str:
@@ -565,7 +576,7 @@ def run(user_id, trigger: str = "scheduled", actor_id=None) -> dict:
         # when the evaluation ended (the next one is due `evaluation_interval_sec` later)
         runtime.redis_client().set(_last_run_key(user_id), utcnow().isoformat(), ex=7 * 86400)
         locks.release(name, token)
-    _publish_updated(User.get_by_id(user_id))
+    _publish_updated(user_id, trigger, result["outcome"])
     return result
 
 
@@ -792,12 +803,30 @@ def _end(action: RiskAction, doc: dict, outcome: str, reason: str | None) -> Ris
 # --------------------------------------------------------------------------- schedule
 
 
-def _next_run(user_id, interval: int) -> datetime | None:
+def _last_run(user_id) -> datetime | None:
+    """When the user's last evaluation ended (kept in Redis by `run`), or None."""
     raw = runtime.redis_client().get(_last_run_key(user_id))
     if raw is None:
         return None
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    return datetime.fromisoformat(text) + timedelta(seconds=interval)
+    return datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else raw)
+
+
+def _next_run(user_id, interval: int) -> datetime | None:
+    last = _last_run(user_id)
+    return None if last is None else last + timedelta(seconds=interval)
+
+
+def _schedule(user: User) -> dict:
+    """`{enabled, last_run_at, next_run_at}`: the user's evaluations, past and next (none
+    next while the engine is disabled)."""
+    settings = settings_of(user)
+    last = _last_run(user.id)
+    upcoming = _next_run(user.id, settings.evaluation_interval_sec) if settings.enabled else None
+    return {
+        "enabled": settings.enabled,
+        "last_run_at": isoformat(last),
+        "next_run_at": isoformat(upcoming),
+    }
 
 
 def run_due() -> dict[str, int]:
@@ -834,13 +863,6 @@ def run_due() -> dict[str, int]:
 
 def status(user_id) -> dict:
     """The dashboard's risk block: `{enabled, last_run_at, next_run_at, last_action}`."""
-    user = User.get_by_id(user_id)
-    settings = settings_of(user)
-    raw = runtime.redis_client().get(_last_run_key(user_id))
-    last = None
-    if raw is not None:
-        last = datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else raw)
-    upcoming = last + timedelta(seconds=settings.evaluation_interval_sec) if last else None
     action = (
         RiskAction.select()
         .where(RiskAction.user == user_id)
@@ -848,9 +870,7 @@ def status(user_id) -> dict:
         .first()
     )
     return {
-        "enabled": settings.enabled,
-        "last_run_at": isoformat(last),
-        "next_run_at": isoformat(upcoming) if settings.enabled else None,
+        **_schedule(User.get_by_id(user_id)),
         "last_action": action_out(action) if action else None,
     }
 
@@ -874,5 +894,5 @@ def set_control(group: PositionGroup, control: str, actor: User) -> PositionGrou
         system_log(LogLevel.INFO, LogCategory.RISK,
                    f"risk: {trail.label(group)} {words} by {actor.username}",
                    user_id=group.user_id, group_id=str(group.id))  # fmt: skip
-    _publish_updated(User.get_by_id(group.user_id))
+    _publish_updated(group.user_id, control)
     return group

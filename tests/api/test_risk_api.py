@@ -3,8 +3,39 @@ the contract error shape; controls are audited and change only the group they na
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from server import events
+from server.clock import isoformat
 from server.persistence.models import AuditLog, PositionGroup
 from tests.api.test_positions_close import _group
+
+
+class _Recorder:
+    """The Socket.IO emitter's place: `events.publish` runs as it does in production and the
+    events it emits land here, serialised to JSON as Socket.IO would send them."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, dict]] = []
+
+    def emit(self, event, payload, to=None, namespace=None) -> None:
+        self.sent.append((event, to, json.loads(json.dumps(payload))))
+
+
+@pytest.fixture
+def emitted():
+    previous = events._emitter
+    recorder = _Recorder()
+    events.use_emitter(recorder)
+    yield recorder.sent
+    events.use_emitter(previous)
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.removesuffix("Z"))
 
 
 def _error(r, status: int) -> dict:
@@ -92,3 +123,62 @@ def test_run_now_while_trading_is_paused_sends_nothing(app, client, make_user):
     assert body["plan"]["loser"] == str(loser.id) and body["plan"]["will_act"] is True
     with app.app_context():
         assert RiskAction.select().count() == 0 and DcaOrder.select().count() == 0
+
+
+def test_a_run_and_a_control_announce_the_change_without_the_panel(app, client, make_user,
+                                                                    emitted):  # fmt: skip
+    """`risk.updated` after Run Now and after a control is a notice — who, why, the outcome and
+    the schedule — not the panel: no group rows, a few hundred bytes. The next run is the
+    last one plus the default `evaluation_interval_sec` (60 s), as `GET /api/risk` says."""
+    user, headers = make_user("trader")
+    group = _group(app, user, pyramid_count=1, total_dca_legs=1, filled_dca_legs=1)
+    assert client.post("/api/risk/run", headers=headers).json["outcome"] == "no_action"
+    ((room, notice),) = [(to, p) for e, to, p in emitted if e == "risk.updated"]
+    assert room == f"user:{user.id}"
+    assert set(notice) == {"user_id", "cause", "outcome", "enabled", "last_run_at",
+                           "next_run_at"}  # fmt: skip
+    assert (notice["user_id"], notice["cause"], notice["outcome"], notice["enabled"]) == (
+        str(user.id), "manual", "no_action", True)  # fmt: skip
+    assert _at(notice["next_run_at"]) - _at(notice["last_run_at"]) == timedelta(seconds=60)
+    panel = client.get("/api/risk", headers=headers).json
+    assert (panel["last_run_at"], panel["next_run_at"]) == (
+        notice["last_run_at"], notice["next_run_at"])  # fmt: skip
+    assert len(json.dumps(notice)) < 300
+
+    emitted.clear()
+    assert client.post(f"/api/risk/{group.id}/block", headers=headers).status_code == 200
+    ((_, notice),) = [(to, p) for e, to, p in emitted if e == "risk.updated"]
+    assert (notice["cause"], notice["outcome"]) == ("block", None)
+    assert notice["last_run_at"] == panel["last_run_at"]  # a control is not a run
+
+
+def test_a_timer_no_evaluation_stored_yet_starts_at_the_next_one(app, client, make_user):
+    """All legs filled (the default start condition holds) but no evaluation has run: the
+    panel flags the timer `timer_pending` — it starts at the next evaluation, it does not
+    count down. After Run Now the timer is stored: no longer pending, and its start is the
+    stored one, which later reads repeat. A group whose legs are not all filled has no timer
+    and nothing pending."""
+    user, headers = make_user("trader")
+    full = _group(app, user, pyramid_count=1, total_dca_legs=2, filled_dca_legs=2)
+    partial = _group(app, user, pyramid_count=1, total_dca_legs=2, filled_dca_legs=1)
+
+    def rows() -> dict:
+        body = client.get("/api/risk", headers=headers).json
+        return {r["group_id"]: r for r in body["groups"]}
+
+    before = rows()
+    assert before[str(full.id)]["timer_pending"] is True
+    assert before[str(partial.id)]["timer_pending"] is False
+    assert before[str(partial.id)]["timer_started_at"] is None
+
+    assert client.post("/api/risk/run", headers=headers).status_code == 200
+    with app.app_context():
+        stored = PositionGroup.get_by_id(full.id).risk_timer_started_at
+    assert stored is not None
+    after, again = rows(), rows()
+    row = after[str(full.id)]
+    assert row["timer_pending"] is False
+    assert row["timer_started_at"] == isoformat(stored)
+    assert _at(row["timer_expires_at"]) - _at(row["timer_started_at"]) == timedelta(minutes=60)
+    assert again[str(full.id)]["timer_started_at"] == row["timer_started_at"]
+    assert after[str(partial.id)]["timer_pending"] is False

@@ -17,8 +17,12 @@ Two figures, p50/p95/max in milliseconds over `--rounds` evaluations:
   threshold moved past every group's loss (+100 %, beyond what settings accept) and no
   wait, so all 5,000 are past their timer and at or below it (as in a market falling
   together): the upper bound of `evaluation`;
-- `panel_read`: `services.risk._evaluate`, the risk panel's read (`GET /api/risk`, the
-  `risk.updated` event): all 5,000 groups' changing columns and the decision over all.
+- `panel_read`: `services.risk._evaluate`, the risk panel's read (`GET /api/risk`): all
+  5,000 groups' changing columns and the decision over all;
+- `run`: `services.risk.run` as the scheduler calls it, with the user's trading paused (so
+  the plan is decided and the timers kept, but nothing is sent), including its
+  `risk.updated` event serialised to JSON as Socket.IO would (`run_event_bytes`: its size;
+  `run_sql_statements`: the statements of one run).
 
 Nothing that changes between evaluations is cached, so a book whose prices move every
 second (as the price monitor writes them) costs what this unchanging one does.
@@ -110,7 +114,7 @@ def _figures(rng: random.Random, symbol: str) -> dict:
 
 
 def run(args) -> dict:
-    from server import create_app, runtime
+    from server import create_app, events, runtime
     from server.clock import utcnow
     from server.domain import risk as domain
     from server.domain.enums import Role
@@ -118,6 +122,7 @@ def run(args) -> dict:
     from server.persistence.db import db
     from server.persistence.migrate import upgrade
     from server.persistence.models import PositionGroup
+    from server.services import engine_state
     from server.services import risk as service
     from server.services.users import create_user
     from server.state import precision_cache
@@ -237,6 +242,15 @@ def run(args) -> dict:
                 timed("evaluation_every_group_matters", lambda: service._decide(user, now))
         finally:
             service.settings_of = real_settings_of
+        sent = JsonEmitter()
+        events.use_emitter(sent)
+        engine_state.pause_user(user.id, "bench: nothing may be sent")
+        service.run(user.id, "scheduled")  # the first run keeps the timers the seed lacks
+        before = statements[0]
+        service.run(user.id, "scheduled")
+        per_run = statements[0] - before
+        for _ in range(args.rounds):
+            timed("run", lambda: service.run(user.id, "scheduled"))
         gc.callbacks.remove(watch)
     return {
         "groups": args.groups,
@@ -254,10 +268,23 @@ def run(args) -> dict:
         "first_evaluation": first,
         "evaluation_sql_statements": per_evaluation,
         "panel_read_sql_statements": per_panel,
+        "run_sql_statements": per_run,
+        "run_event_bytes": max(sent.sizes.get(events.Event.RISK_UPDATED.value, [0])),
         "rows": rows,
         "kept_alive_per_call": kept,
         "heap": {"frozen": frozen, "tracked_when_timing": heap},
     }
+
+
+class JsonEmitter:
+    """Stands in for Socket.IO's emitter: serialises each payload to JSON (what Socket.IO does
+    before sending) and keeps the sizes by event name."""
+
+    def __init__(self) -> None:
+        self.sizes: dict[str, list[int]] = {}
+
+    def emit(self, event, payload, to=None, namespace=None) -> None:
+        self.sizes.setdefault(event, []).append(len(json.dumps(payload)))
 
 
 def _count_statements(database) -> list[int]:

@@ -42,8 +42,8 @@ function dispatchServerEvents(s: EngineSocket): void {
     useLogsStore().receive(line)
     useDashboardStore().onLogCreated(line)
   })
-  s.on('risk.updated', (panel) => {
-    useRiskStore().receivePanel(panel)
+  s.on('risk.updated', (notice) => {
+    useRiskStore().onUpdated(notice)
     useDashboardStore().onChange()
   })
   s.on('risk.action', (action) => {
@@ -71,6 +71,7 @@ function watchConnection(s: EngineSocket): void {
       void usePositionsStore().refresh()
       void useLogsStore().refresh()
       void useDashboardStore().refresh()
+      useRiskStore().refresh()
       if (useQueueStore().loaded) void useQueueStore().load()
     }
     wasConnected = true

@@ -5,6 +5,7 @@ import { acknowledgeAllLogs, acknowledgeLog } from '@/api/logs'
 import { ApiError } from '@/api/errors'
 import type { Dashboard, EngineStatus, PoolUsage } from '@/types/dashboard'
 import { ALERT_LEVELS, type LogLine } from '@/types/logs'
+import { coalescedReread } from './reread'
 
 /** Events arriving together (a grid filling, 50 price moves a second) share one re-read at most
  * this often; the figures are sums the server computes, so the page re-reads instead of guessing. */
@@ -33,23 +34,18 @@ export const useDashboardStore = defineStore('dashboard', () => {
   const error = ref<ApiError | null>(null)
   const acting = ref<'pause' | 'resume' | 'apply' | null>(null)
   const acking = ref<Record<string, boolean>>({})
-  /** How many views show the dashboard now: re-reads happen only while one does. */
-  const watchers = ref(0)
 
   let latestRequest = 0
-  let reloadTimer: ReturnType<typeof setTimeout> | null = null
-  let lastLoadAt = 0
 
   const engine = computed<EngineStatus | null>(() => data.value?.engine ?? null)
   const engineState = computed(() => data.value?.engine?.status ?? data.value?.engine_status ?? null)
   const alerts = computed(() => data.value?.alerts ?? [])
   const alertsTotal = computed(() => data.value?.alerts_total ?? alerts.value.length)
 
-  async function load(): Promise<void> {
+  async function read(): Promise<void> {
     const request = ++latestRequest
     loading.value = true
     error.value = null
-    lastLoadAt = Date.now()
     try {
       const answer = await dashboardApi.fetchDashboard()
       if (request !== latestRequest) return
@@ -63,27 +59,12 @@ export const useDashboardStore = defineStore('dashboard', () => {
     }
   }
 
+  /** Re-reads only while a view watches: one in flight, a trailing one, throttled. */
+  const reread = coalescedReread(read, RELOAD_THROTTLE_MS)
+  const { watchers, watch } = reread
+  const load = reread.run
   /** A re-read soon: at once if none happened for a while, else once the throttle allows. */
-  function scheduleReload(): void {
-    if (watchers.value === 0 || reloadTimer !== null) return
-    const wait = Math.max(0, lastLoadAt + RELOAD_THROTTLE_MS - Date.now())
-    reloadTimer = setTimeout(() => {
-      reloadTimer = null
-      void load()
-    }, wait)
-  }
-
-  function watch(): () => void {
-    watchers.value += 1
-    void load()
-    return () => {
-      watchers.value = Math.max(0, watchers.value - 1)
-      if (watchers.value === 0 && reloadTimer !== null) {
-        clearTimeout(reloadTimer)
-        reloadTimer = null
-      }
-    }
-  }
+  const scheduleReload = reread.request
 
   /** Re-read after a reconnect (events sent meanwhile are lost). */
   async function refresh(): Promise<void> {
@@ -173,13 +154,10 @@ export const useDashboardStore = defineStore('dashboard', () => {
   }
 
   function reset(): void {
-    if (reloadTimer !== null) clearTimeout(reloadTimer)
-    reloadTimer = null
+    reread.reset()
     data.value = null
     loaded.value = false
     error.value = null
-    watchers.value = 0
-    lastLoadAt = 0
   }
 
   return {

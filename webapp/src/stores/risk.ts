@@ -2,7 +2,12 @@ import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import { ApiError } from '@/api/errors'
 import { fetchRiskActions, fetchRiskPanel, runRiskNow, setRiskControl } from '@/api/risk'
-import type { RiskAction, RiskControl, RiskPanel, RiskRunResult } from '@/types/risk'
+import type { RiskAction, RiskControl, RiskNotice, RiskPanel, RiskRunResult } from '@/types/risk'
+import { coalescedReread } from './reread'
+
+/** `risk.updated` notices (a run, a control) arriving together share one re-read at most this
+ *  often; a scheduled run sends one per `evaluation_interval_sec` (60 s by default). */
+export const RISK_REREAD_THROTTLE_MS = 1000
 
 function asApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error
@@ -10,8 +15,9 @@ function asApiError(error: unknown): ApiError {
 }
 
 /**
- * The risk panel: loaded over REST, replaced by `risk.updated` (same shape), the history prepended
- * by `risk.action`. Controls and Run Now re-read the panel when they answer.
+ * The risk panel: loaded over REST and re-read (`GET /api/risk`, coalesced: `coalescedReread`)
+ * when a `risk.updated` notice says it moved — only while a view shows it (`watch`). The history
+ * is prepended by `risk.action`. Controls and Run Now re-read the panel when they answer.
  */
 export const useRiskStore = defineStore('risk', () => {
   const panel = ref<RiskPanel | null>(null)
@@ -22,18 +28,51 @@ export const useRiskStore = defineStore('risk', () => {
   /** group id → the control being sent for it. */
   const pending = ref<Record<string, RiskControl | undefined>>({})
 
-  async function load(): Promise<void> {
+  let latestPanel = 0
+  let latestHistory = 0
+
+  /** `GET /api/risk`; an older answer arriving late is dropped. */
+  async function readPanel(): Promise<void> {
+    const request = ++latestPanel
     loading.value = true
     try {
-      const [loaded, history] = await Promise.all([fetchRiskPanel(), fetchRiskActions()])
+      const loaded = await fetchRiskPanel()
+      if (request !== latestPanel) return
       panel.value = loaded
-      actions.value = history
       error.value = null
     } catch (caught) {
-      error.value = asApiError(caught)
+      if (request === latestPanel) error.value = asApiError(caught)
     } finally {
-      loading.value = false
+      if (request === latestPanel) loading.value = false
     }
+  }
+
+  async function readHistory(): Promise<void> {
+    const request = ++latestHistory
+    try {
+      const history = await fetchRiskActions()
+      if (request === latestHistory) actions.value = history
+    } catch (caught) {
+      if (request === latestHistory) error.value = asApiError(caught)
+    }
+  }
+
+  const reread = coalescedReread(readPanel, RISK_REREAD_THROTTLE_MS)
+
+  /** The panel and the history, now. */
+  async function load(): Promise<void> {
+    await Promise.all([reread.run(), readHistory()])
+  }
+
+  /** A view shows the panel: both read now, the panel re-read on notices until it closes. */
+  function watch(): () => void {
+    void readHistory()
+    return reread.watch()
+  }
+
+  /** After a reconnect (notices sent meanwhile are lost): re-read what is on screen. */
+  function refresh(): void {
+    if (reread.watchers.value > 0) void load()
   }
 
   async function runNow(): Promise<RiskRunResult> {
@@ -60,9 +99,14 @@ export const useRiskStore = defineStore('risk', () => {
     }
   }
 
-  /** `risk.updated`: the panel as the server computed it. */
-  function receivePanel(next: RiskPanel): void {
-    panel.value = next
+  /** `risk.updated`: the schedule applied at once, the panel re-read (coalesced, if watched). */
+  function onUpdated(notice: RiskNotice): void {
+    const current = panel.value
+    if (current && notice && typeof notice.enabled === 'boolean') {
+      const { enabled, last_run_at, next_run_at } = notice
+      panel.value = { ...current, enabled, last_run_at, next_run_at }
+    }
+    reread.request()
   }
 
   /** `risk.action`: a new or finished action (same id replaces). */
@@ -71,5 +115,28 @@ export const useRiskStore = defineStore('risk', () => {
     actions.value = [action, ...rest]
   }
 
-  return { panel, actions, loading, running, error, pending, load, runNow, control, receivePanel, receiveAction }
+  function reset(): void {
+    reread.reset()
+    panel.value = null
+    actions.value = []
+    error.value = null
+  }
+
+  return {
+    panel,
+    actions,
+    loading,
+    running,
+    error,
+    pending,
+    watchers: reread.watchers,
+    load,
+    watch,
+    refresh,
+    runNow,
+    control,
+    onUpdated,
+    receiveAction,
+    reset,
+  }
 })

@@ -7,6 +7,7 @@ import { closeRealtime, openRealtime } from '@/realtime/socket'
 import { useDashboardStore } from '@/stores/dashboard'
 import { useOnboardingStore } from '@/stores/onboarding'
 import { usePositionsStore } from '@/stores/positions'
+import { useRiskStore } from '@/stores/risk'
 import { roleAtLeast } from '@/utils/roles'
 import type { AuthSession, LoginRequest, RegisterRequest, Role, UserProfile } from '@/types/auth'
 
@@ -68,6 +69,7 @@ export const useSessionStore = defineStore('session', () => {
     usePositionsStore().reset()
     useDashboardStore().reset()
     useOnboardingStore().reset()
+    useRiskStore().reset()
   }
 
   /** Revokes the tokens on the server (best effort), then forgets the session. */

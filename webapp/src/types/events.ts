@@ -2,7 +2,7 @@ import type { EngineStatus } from './dashboard'
 import type { LogLine } from './logs'
 import type { OrderUpdate, PositionGroup } from './positions'
 import type { PoolState, QueueList } from './queue'
-import type { RiskAction, RiskPanel } from './risk'
+import type { RiskAction, RiskNotice } from './risk'
 
 /** Socket.IO events the server emits that the app listens to (API.md, "Live events"). */
 export interface ServerToClientEvents {
@@ -11,8 +11,8 @@ export interface ServerToClientEvents {
   'order.updated': (order: OrderUpdate) => void
   /** A new system-log line of the signed-in user. */
   'log.created': (line: LogLine) => void
-  /** The risk panel recomputed (same shape as `GET /api/risk`). */
-  'risk.updated': (panel: RiskPanel) => void
+  /** The risk panel moved (a run, a control): a notice; the panel is re-read (docs/api.md). */
+  'risk.updated': (notice: RiskNotice) => void
   /** A risk action was recorded or finished. */
   'risk.action': (action: RiskAction) => void
   /** The engine status of the signed-in user changed (the `GET /api/engine` shape). */

@@ -31,6 +31,10 @@ export interface RiskGroup {
   skip_once: boolean
   reasons: RiskReason[]
   is_winner_candidate: boolean
+  /** The start condition holds but no evaluation has stored the timer yet: it starts at the next
+   *  one (`next_run_at`); `timer_started_at` / `timer_expires_at` are then what they would be if
+   *  it started now, and move with every read. */
+  timer_pending?: boolean
 }
 
 export interface RiskWinner {
@@ -76,6 +80,17 @@ export interface RiskPanel {
   last_run_at: string | null
   next_run_at: string | null
   last_action: RiskAction | null
+}
+
+/** `risk.updated`: the panel moved (docs/api.md). `cause`: the run's trigger (`scheduled`,
+ *  `manual`) or the control (`block`, `unblock`, `skip`); `outcome`: the run's, null for a control. */
+export interface RiskNotice {
+  user_id: string
+  cause: string
+  outcome: string | null
+  enabled: boolean
+  last_run_at: string | null
+  next_run_at: string | null
 }
 
 export interface RiskRunResult {

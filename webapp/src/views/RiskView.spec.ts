@@ -4,7 +4,7 @@ import { enableAutoUnmount, flushPromises, mount } from '@vue/test-utils'
 import { NMessageProvider } from 'naive-ui'
 import { createPinia, setActivePinia, type Pinia } from 'pinia'
 import RiskView from './RiskView.vue'
-import { timerRemaining } from '@/components/risk/timer'
+import { timerRemaining, timerText } from '@/components/risk/timer'
 import { fetchRiskActions, fetchRiskPanel, runRiskNow, setRiskControl } from '@/api/risk'
 import { useRiskStore } from '@/stores/risk'
 import { useSessionStore } from '@/stores/session'
@@ -129,6 +129,18 @@ describe('timerRemaining', () => {
   })
 })
 
+describe('timerText', () => {
+  it('counts down only a stored timer; one not stored yet starts at the next evaluation', () => {
+    const stored = { timer_pending: false, timer_expires_at: '2026-12-05T12:01:30Z' }
+    const notYet = { timer_pending: true, timer_expires_at: '2026-12-05T13:00:00Z' }
+    expect(timerText(stored, '2026-12-05T12:00:40Z', NOW)).toBe('01:30')
+    expect(timerText(notYet, '2026-12-05T12:00:40Z', NOW)).toBe(
+      'starts at the next evaluation (2026-12-05 12:00:40 UTC)',
+    )
+    expect(timerText(notYet, null, NOW)).toBe('starts at the next evaluation')
+  })
+})
+
 describe('RiskView', () => {
   let pinia: Pinia
 
@@ -173,6 +185,20 @@ describe('RiskView', () => {
     expect(timer()).toBe('00:59')
     await vi.advanceTimersByTimeAsync(60_000)
     expect(timer()).toBe('expired')
+  })
+
+  it('says when a timer not stored yet starts instead of counting it down', async () => {
+    signInAs('viewer')
+    const shown = panel()
+    shown.next_run_at = '2026-12-05T12:00:40Z'
+    shown.groups[1] = { ...shown.groups[1]!, timer_pending: true, timer_started_at: NOW.toISOString(),
+      timer_expires_at: '2026-12-05T13:00:00Z' }
+    panelApi.mockResolvedValue(shown)
+    const wrapper = await mountPage(pinia)
+    const timer = () => wrapper.findAll('[data-testid="risk-timer"]')[1]!.text()
+    expect(timer()).toBe('starts at the next evaluation (2026-12-05 12:00:40 UTC)')
+    await vi.advanceTimersByTimeAsync(5_000)
+    expect(timer()).toBe('starts at the next evaluation (2026-12-05 12:00:40 UTC)')
   })
 
   it('hides Run Now and the controls from viewers', async () => {

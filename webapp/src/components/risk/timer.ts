@@ -1,4 +1,19 @@
-/** The risk timer as the panel shows it, counting down against `now`. */
+import type { RiskGroup } from '@/types/risk'
+import { formatDateTime } from '@/utils/format'
+
+/** A timer no evaluation has stored yet does not count down: it starts at the next evaluation. */
+export function timerText(
+  group: Pick<RiskGroup, 'timer_pending' | 'timer_expires_at'>,
+  nextRunAt: string | null | undefined,
+  now: Date,
+): string {
+  if (group.timer_pending) {
+    return nextRunAt ? `starts at the next evaluation (${formatDateTime(nextRunAt)})` : 'starts at the next evaluation'
+  }
+  return timerRemaining(group.timer_expires_at, now)
+}
+
+/** A stored risk timer as the panel shows it, counting down against `now`. */
 export function timerRemaining(expiresAt: string | null, now: Date): string {
   if (!expiresAt) return 'not started'
   const left = Math.floor((Date.parse(expiresAt) - now.getTime()) / 1000)
