@@ -11,6 +11,9 @@ dead (a crash: the job it ran may have left an order sent but not stored): the r
 an ordinary job on the restarted workers. Before that, the dead worker's locks are freed
 (`Locks.free_held_by`, all but order-send locks): a group it was closing, an account it was
 monitoring or reconciling is free again at once, not after the lock's TTL (up to 2 minutes).
+So are its lanes' batons (`signal_lanes.free_dead_drivers`): each lane it was driving gets a
+new driver at once, which starts with the signal the dead worker was on, instead of waiting
+out the baton's 30 s.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from rq.worker import SimpleWorker
 from rq.worker_pool import WorkerPool
 
 from server.config import load_config
-from server.queues import MONITOR, PRIORITY_ORDER
+from server.queues import MONITOR, PRIORITY_ORDER, SIGNALS
+from server.services.signal_lanes import free_dead_drivers
 from server.state.connection import rq_redis_for
 from server.state.locks import Locks, holder
+from server.state.signal_lanes import SignalLanes
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +68,23 @@ class EngineWorker(SimpleWorker):
 
 
 class ReconcilingPool(WorkerPool):
-    """A worker pool that asks for a reconciliation on start-up and after a worker died."""
+    """A worker pool that asks for a reconciliation on start-up and after a worker died, and
+    frees a dead worker's locks and lane batons."""
 
-    def __init__(self, *args, reconcile_queue: Queue, locks: Locks, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        reconcile_queue: Queue,
+        locks: Locks,
+        lanes: SignalLanes,
+        signals_queue: Queue,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._reconcile_queue = reconcile_queue
         self._locks = locks
+        self._lanes = lanes
+        self._signals_queue = signals_queue
 
     def reconcile(self, reason: str) -> None:
         try:
@@ -85,9 +101,23 @@ class ReconcilingPool(WorkerPool):
         if freed:
             log.warning("worker %s died holding %s: freed", worker_data.name, ", ".join(freed))
 
+    def free_lanes(self, worker_data) -> None:
+        try:
+            freed = free_dead_drivers(self._lanes, holder(worker_data.pid), self._signals_queue)
+        except Exception:  # Redis away: the batons expire, the lane sweep drives the lanes
+            log.exception("could not free the lane batons of worker %s", worker_data.name)
+            return
+        if freed:
+            log.warning(
+                "worker %s died driving lane(s) %s: driven again",
+                worker_data.name,
+                ", ".join(freed),
+            )
+
     def handle_dead_worker(self, worker_data) -> None:
         super().handle_dead_worker(worker_data)
         self.free_locks(worker_data)
+        self.free_lanes(worker_data)
         if self.status != self.Status.STOPPED:
             self.reconcile(f"worker {worker_data.name} died")
 
@@ -107,6 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         worker_class=EngineWorker,
         reconcile_queue=Queue(f"{cfg.RQ_QUEUE_PREFIX}{MONITOR}", connection=connection),
         locks=Locks(connection, cfg.RQ_QUEUE_PREFIX),
+        lanes=SignalLanes(connection, cfg.RQ_QUEUE_PREFIX),
+        signals_queue=Queue(f"{cfg.RQ_QUEUE_PREFIX}{SIGNALS}", connection=connection),
     )
     if not args.burst:
         pool.reconcile("worker start-up")

@@ -9,27 +9,37 @@ empty (atomically), so it will reach this signal too. Different lanes are driven
 The lane sweep (scheduled) repairs what a crash can leave behind: signals committed to
 PostgreSQL but never in a lane (web process died between commit and lane join, or Redis was
 flushed), and lanes with signals waiting but no baton (a worker died mid-lane).
+
+A worker that dies holding a baton would block its lane until the baton expires
+(`BATON_TTL_MS`); the worker pool, which sees the death, calls `free_dead_drivers` instead:
+the batons go back at once and each freed lane gets a driver. The signal the dead worker was
+on is still the lane's front (a signal leaves its lane only once processed), so the new driver
+takes it first — the path an expired baton takes, only sooner — and `process` handles it
+exactly once (it skips a signal already recorded; a record the dead worker had not committed
+was rolled back with its connection).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import timedelta
 
 import redis
 from flask import current_app
 from peewee import fn
+from rq import Queue
 from rq.exceptions import DuplicateJobError
 
 from server import queues, runtime
 from server.clock import utcnow
 from server.persistence.models import Signal
+from server.state.locks import new_token
 from server.state.signal_lanes import SignalLanes
 
 log = logging.getLogger(__name__)
 
 BATON_TTL_MS = 30_000  # extended before every signal; a dead driver's lane waits at most this
+# (unless the worker pool frees it first, see `free_dead_drivers`)
 MAX_PER_TURN = 200  # then the baton is handed on through a fresh job (RQ job timeouts)
 STUCK_AFTER = timedelta(seconds=30)
 PROCESS_JOB = "workers.jobs.signals.process_signal"
@@ -72,7 +82,7 @@ def drive(lane: str) -> int:
     from server.services.signal_processing import process  # the lane does not need it to load
 
     store = lanes()
-    token = uuid.uuid4().hex
+    token = new_token()  # names this process: the pool frees it at once should we die
     taken, head = store.take_baton_and_head(lane, token, BATON_TTL_MS)
     if not taken:
         return 0  # the baton holder will reach our signal: it only stops on an empty lane
@@ -134,13 +144,29 @@ def sweep() -> dict[str, int]:
     for signal in stuck:
         store.join(signal.lane, str(signal.id))
         rejoined += 1
-    driven = 0
-    for lane in store.active_lanes():
-        if store.forget_if_empty(lane):
-            continue
-        if not store.baton_held(lane):
-            queues.enqueue(queues.SIGNALS, DRIVE_JOB, lane)
-            driven += 1
+    driven = call_drivers(store, store.active_lanes(), queues.queue(queues.SIGNALS))
     if rejoined or driven:
         log.info("lane sweep: %d stuck signal(s) re-joined, %d lane(s) driven", rejoined, driven)
     return {"rejoined": rejoined, "driven": driven}
+
+
+def call_drivers(store: SignalLanes, names: list[str], signals: Queue) -> int:
+    """Enqueue a driver (on the `signals` queue) for each lane of `names` with signals waiting
+    and no baton — lanes left without a driver — and drop the empty ones from the active set;
+    how many lanes were given a driver."""
+    driven = 0
+    for lane in names:
+        if store.forget_if_empty(lane):
+            continue
+        if not store.baton_held(lane):
+            signals.enqueue(DRIVE_JOB, lane)
+            driven += 1
+    return driven
+
+
+def free_dead_drivers(store: SignalLanes, dead: str, signals: Queue) -> list[str]:
+    """The worker pool found `dead` (a `locks.holder()`) dead: give back its batons and call a
+    driver for each freed lane that still has signals waiting; the lanes freed."""
+    freed = store.free_batons_held_by(dead)
+    call_drivers(store, freed, signals)
+    return freed

@@ -8,6 +8,9 @@ the locks of a worker it found dead at once (`free_held_by`) instead of leaving 
 the fill monitor or the reconciliation of an account blocked for the lock's whole TTL — all
 but the order-send locks: the dead sender's request may still reach the exchange, and the
 send lock's expiry is the grace that keeps an order from being sent twice.
+
+The lanes' batons (`state.signal_lanes`) carry the same tokens and are freed the same way
+(the module-level `free_held_by`, given where their keys start).
 """
 
 from __future__ import annotations
@@ -33,6 +36,40 @@ def holder(pid: int | None = None) -> str:
     return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
+def new_token() -> str:
+    """A fresh owner token naming this process: `<holder()>:<random>`."""
+    return f"{holder()}:{uuid.uuid4().hex}"
+
+
+def holder_of(token: str) -> str:
+    """The `holder()` a token names ('' for a token that names none, e.g. a bare uuid)."""
+    named, sep, _ = token.rpartition(":")
+    return named if sep else ""
+
+
+def _text(value) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def free_held_by(
+    client: redis.Redis, start: str, dead: str, keep: tuple[str, ...] = ()
+) -> list[str]:
+    """Release every key beginning with `start` whose token `dead` (the `holder()` of a
+    process known dead) holds — compare-and-delete, so a key re-taken since is left alone —
+    but those whose name (the rest of the key) begins with one of `keep`; the names freed."""
+    release = client.register_script(_RELEASE)
+    freed = []
+    for key in client.scan_iter(match=f"{start}*", count=1000):
+        key = _text(key)
+        name = key[len(start) :]
+        if name.startswith(keep):
+            continue
+        token = _text(client.get(key))
+        if token and holder_of(token) == dead and release(keys=[key], args=[token]):
+            freed.append(name)
+    return freed
+
+
 class Locks:
     def __init__(self, client: redis.Redis, prefix: str = "") -> None:
         self.client = client
@@ -44,7 +81,7 @@ class Locks:
 
     def acquire(self, name: str, ttl_ms: int) -> str | None:
         """A token when the lock was free (now ours for `ttl_ms`), else None."""
-        token = f"{holder()}:{uuid.uuid4().hex}"
+        token = new_token()
         if self.client.set(self.key(name), token, nx=True, px=max(int(ttl_ms), 1)):
             return token
         return None
@@ -55,20 +92,9 @@ class Locks:
         return bool(self._release(keys=[self.key(name)], args=[token]))
 
     def free_held_by(self, dead: str) -> list[str]:
-        """Release every lock whose token `dead` (a `holder()` of a process known dead) holds,
-        but those named in KEEP_WHEN_HOLDER_DIES; the names freed."""
-        start = KEY.format(prefix=self.prefix, name="")
-        freed = []
-        for key in self.client.scan_iter(match=f"{start}*", count=1000):
-            key = key.decode() if isinstance(key, bytes) else key
-            name = key[len(start) :]
-            if name.startswith(KEEP_WHEN_HOLDER_DIES):
-                continue
-            token = self.client.get(key)
-            token = token.decode() if isinstance(token, bytes) else token
-            if token and token.startswith(f"{dead}:") and self.release(name, token):
-                freed.append(name)
-        return freed
+        """Release every lock `dead` (a `holder()` of a process known dead) holds, but those
+        named in KEEP_WHEN_HOLDER_DIES; the names freed."""
+        return free_held_by(self.client, self.key(""), dead, KEEP_WHEN_HOLDER_DIES)
 
     def held(self, name: str) -> bool:
         return bool(self.client.exists(self.key(name)))

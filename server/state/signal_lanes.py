@@ -4,6 +4,8 @@ worker at a time — the one holding the lane's *baton* — works through them (
 Keys (all under the stack's prefix):
 - ``engine:lane:<lane>``         sorted set: signal id → arrival sequence (the lane's order)
 - ``engine:lane-baton:<lane>``   the baton: a token with a TTL, held while a worker drives the lane
+                                 (a `locks.new_token()`: it names its holder, so the worker pool
+                                 frees a dead worker's batons at once, `free_batons_held_by`)
 - ``engine:lane-called:<lane>``  set while a job has been enqueued to drive the lane and has
                                  not yet tried for the baton (so one job per idle lane suffices)
 - ``engine:lanes``               set of lanes that have signals waiting (for the sweeper)
@@ -22,6 +24,8 @@ leaves. Everything here can be rebuilt from PostgreSQL (`signal.status = 'receiv
 from __future__ import annotations
 
 import redis
+
+from server.state.locks import free_held_by
 
 LANE = "{prefix}engine:lane:{lane}"
 BATON = "{prefix}engine:lane-baton:{lane}"
@@ -182,6 +186,11 @@ class SignalLanes:
 
     def release(self, lane: str, token: str) -> None:
         self._release(keys=[self._baton(lane)], args=[token])
+
+    def free_batons_held_by(self, dead: str) -> list[str]:
+        """Give back every baton `dead` (the `holder()` of a process known dead) holds: the
+        lanes freed. Their signals stay where they are, the front one included."""
+        return free_held_by(self.client, self._baton(""), dead)
 
     def baton_held(self, lane: str) -> bool:
         return bool(self.client.exists(self._baton(lane)))

@@ -20,6 +20,7 @@ from rq import Queue
 from rq.worker_pool import WorkerData
 
 from server.state.locks import Locks, holder
+from server.state.signal_lanes import SignalLanes
 from tests.conftest import TEST_REDIS
 from workers.run import RECONCILE_JOB, ReconcilingPool
 
@@ -69,8 +70,14 @@ def test_the_pool_frees_a_dead_workers_locks_but_not_its_order_sends(prefix):
     pid = killed_holder(prefix)
     assert all(locks.held(name) for name in DEAD_NAMES)  # the TTL alone would keep them
     monitor = Queue(f"{prefix}monitor", connection=raw)
+    signals = Queue(f"{prefix}signals", connection=raw)
     pool = ReconcilingPool(
-        [f"{prefix}default"], connection=raw, reconcile_queue=monitor, locks=locks
+        [f"{prefix}default"],
+        connection=raw,
+        reconcile_queue=monitor,
+        locks=locks,
+        lanes=SignalLanes(raw, prefix),
+        signals_queue=signals,
     )
 
     pool.handle_dead_worker(WorkerData("w1", pid, None))
@@ -81,6 +88,7 @@ def test_the_pool_frees_a_dead_workers_locks_but_not_its_order_sends(prefix):
     assert locks.held("order-send:o1")  # expires by itself: its send may still arrive
     assert locks.held("group:g2") and locks.release("group:g2", ours)
     assert [job.func_name for job in monitor.jobs] == [RECONCILE_JOB]
+    assert signals.jobs == []  # it drove no lane: none to drive again
 
 
 def test_freeing_names_only_the_dead_holders_locks(prefix):

@@ -108,3 +108,22 @@ def test_taking_the_baton_hands_back_the_front(lanes):
     assert lanes.take_baton_and_head(LANE, "w3", 5000) == (True, None)
     lanes.release(LANE, "w3")
     assert lanes.join(LANE, "s3")[1] is True  # the call was answered: a new one is made
+
+
+def test_a_dead_holders_batons_are_given_back_and_nothing_else(lanes):
+    """Batons held by a process known dead go back; another holder's baton, and the lanes'
+    signals (the front one included), stay."""
+    dead, alive = "host-a:101", "host-a:1011"  # one pid the prefix of the other
+    lanes.join(LANE, "s1")
+    lanes.join(LANE, "s2")
+    assert lanes.take_baton(LANE, f"{dead}:aa", 30_000)
+    assert lanes.take_baton("other:ETHUSDT:60:long", f"{alive}:bb", 30_000)
+    assert lanes.take_baton("old:SOLUSDT:15:long", "9f86d081884c7d65", 30_000)  # names none
+
+    assert lanes.free_batons_held_by(dead) == [LANE]
+
+    assert not lanes.baton_held(LANE)
+    assert lanes.head(LANE) == ("s1", 1) and lanes.waiting(LANE) == 2
+    assert lanes.baton_held("other:ETHUSDT:60:long")
+    assert lanes.baton_held("old:SOLUSDT:15:long")
+    assert lanes.free_batons_held_by(dead) == []
