@@ -1,9 +1,11 @@
-"""What the in-process benchmarks (bench_api_read, bench_performance, bench_queue, bench_risk)
-share: a throwaway PostgreSQL database with the engine's environment pointed at it, cleaned up
-afterwards, and the facts about the machine printed with every result.
+"""What the benchmark scripts share: for the in-process ones (bench_api_read, bench_performance,
+bench_queue, bench_risk) a throwaway PostgreSQL database with the engine's environment pointed
+at it, cleaned up afterwards; for those that drive a running stack over HTTP, a trader
+registered with a simulated Binance spot account; for all, the quantile they report and the
+facts about the machine printed with every result.
 
-The database and Redis helpers are the engine harness's (`engine_bench.launcher`): one way to
-create, drop and forget a run, whichever script starts it."""
+The database, Redis and stack helpers are the engine harness's (`engine_bench.launcher`): one
+way to start, drop and forget a run, whichever script starts it."""
 
 from __future__ import annotations
 
@@ -16,7 +18,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
 from tests.perf.engine_bench.launcher import ADMIN_PG, forget_redis_keys, pg
+
+PASSWORD = "Bench-Passw0rd"
+# One pyramid of one market leg and a 1 % aggregate take-profit, room for 1,000 groups: each
+# signal opens a group with one order, each group closes on one trigger (signal_to_order,
+# tick_to_close).
+ONE_LEG_SETTINGS = {
+    "pool": {"max_open_groups": 1000},
+    "capital": {"total_capital_usd": "1000000", "max_pyramids": 1, "pyramid_weights": ["100"]},
+    "grid": {"legs": [{"gap_percent": "0", "weight_percent": "100", "tp_percent": "1"}]},
+    "take_profit": {"tp_mode": "aggregate", "tp_aggregate_percent": "1"},
+    "signals": {"max_signal_age_seconds": 3600},
+}
 
 
 @contextmanager
@@ -70,3 +86,37 @@ def host() -> dict:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
     }
+
+
+def register_trader(
+    base: str,
+    name: str,
+    api_key: str,
+    api_secret: str,
+    settings: dict | None = None,
+    label: str = "bench",
+    password: str = PASSWORD,
+) -> tuple[dict, tuple[str, str]]:
+    """Register trader `name` through the API at `base`, save `settings` when given, add a
+    simulated Binance spot account on the simulator's `api_key` and create the webhook
+    secret. Returns the trader's auth header and (webhook URL, webhook secret)."""
+    with httpx.Client(base_url=base, timeout=30) as http:
+        r = http.post(
+            "/api/auth/register",
+            json={"email": f"{name}@example.com", "username": name, "password": password},
+        )
+        r.raise_for_status()
+        auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        if settings is not None:
+            http.put("/api/settings", headers=auth, json=settings).raise_for_status()
+        account = {
+            "exchange": "binance",
+            "market_type": "spot",
+            "mode": "simulated",
+            "api_key": api_key,
+            "api_secret": api_secret,
+            "label": label,
+        }
+        http.post("/api/accounts", headers=auth, json=account).raise_for_status()
+        secret = http.post("/api/auth/webhook-secret", headers=auth).json()
+    return auth, (secret["webhook_url"], secret["webhook_secret"])
