@@ -6,24 +6,12 @@ import { createPinia, setActivePinia } from 'pinia'
 import AckAllButton from './AckAllButton.vue'
 import AlertLine from './AlertLine.vue'
 import { ApiError } from '@/api/errors'
-import { useSessionStore } from '@/stores/session'
 import { makeAlert } from '@/testing/dashboard'
-import type { Role } from '@/types/auth'
+import { signInAs } from '@/testing/session'
 
 /** The pieces the dashboard's alerts card and the Logs page's strip share. */
 
 enableAutoUnmount(afterEach)
-
-function signInAs(role: Role): void {
-  useSessionStore().user = {
-    id: 'u1',
-    email: 'x@example.com',
-    username: 'x',
-    role,
-    webhook_url: 'https://engine.example/api/webhook/u1',
-    created_at: '2026-11-01T00:00:00Z',
-  }
-}
 
 function inMessages(component: object, props: Record<string, unknown>, slot?: string) {
   const Page = defineComponent({
