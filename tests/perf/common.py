@@ -36,10 +36,13 @@ ONE_LEG_SETTINGS = {
 
 
 @contextmanager
-def throwaway_engine(kind: str, redis_url: str, prefix: str) -> Iterator[str]:
+def throwaway_engine(
+    kind: str, redis_url: str, prefix: str, extra_env: dict | None = None
+) -> Iterator[str]:
     """A fresh database `engine_bench_<kind>_<hex>`, and the environment `server.create_app`
     reads pointed at it, at `redis_url` under the key prefix `prefix<hex>:` and at a temporary
-    directory (master key, mail outbox). Yields the database URL; on the way out the
+    directory (master key, mail outbox), with `extra_env` over it (logging at WARNING unless
+    it says otherwise). Yields the database URL; on the way out the
     process's connections are closed, the database dropped, the prefix's Redis keys and the
     directory deleted — whether the benchmark finished or not."""
     run_id = secrets.token_hex(3)
@@ -60,6 +63,7 @@ def throwaway_engine(kind: str, redis_url: str, prefix: str) -> Iterator[str]:
             "SECRET_KEY": "bench-secret-key-that-is-long-enough-" + name,
             "LOG_LEVEL": "WARNING",
         }
+        | (extra_env or {})
     )
     try:
         yield db_url
