@@ -16,7 +16,6 @@ bench_risk's figures). `--profile PATH` prints one request's pyinstrument profil
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.perf.bench_risk import _count_statements, summary  # noqa: E402
-from tests.perf.common import host, throwaway_engine  # noqa: E402
+from tests.perf.common import emit, host, load_1m_before_after, throwaway_engine  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 PATHS = ("/api/positions", "/api/dashboard")
@@ -116,11 +115,9 @@ def main() -> None:
         result = run(args, db_url)
     result["machine"] = host() | {
         "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "loadavg_1m_before_after": load_1m_before_after(load_before),
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

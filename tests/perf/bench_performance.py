@@ -23,7 +23,6 @@ Client, PostgreSQL and Redis share the machine; the load average is printed with
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -37,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.perf.common import host, pct, throwaway_engine  # noqa: E402
+from tests.perf.common import emit, host, load_1m_before_after, pct, throwaway_engine  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT")
@@ -217,11 +216,9 @@ def main() -> None:
         result = run(args)
     result["machine"] = host() | {
         "date": date.today().isoformat(),
-        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "loadavg_1m_before_after": load_1m_before_after(load_before),
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ include that.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -37,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.perf.common import pct, throwaway_engine  # noqa: E402
+from tests.perf.common import emit, pct, throwaway_engine  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT")
@@ -184,10 +183,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
         "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.perf.common import host, throwaway_engine  # noqa: E402
+from tests.perf.common import emit, host, load_1m_before_after, throwaway_engine  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 SYMBOLS = {  # symbol: a price near its 2024 level
@@ -293,11 +293,9 @@ def main() -> None:
     result["machine"] = host() | {
         "date": date.today().isoformat(),
         "at": datetime.now(UTC).strftime("%H:%M UTC"),
-        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "loadavg_1m_before_after": load_1m_before_after(load_before),
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ way to start, drop and forget a run, whichever script starts it."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import secrets
@@ -124,3 +125,17 @@ def register_trader(
         http.post("/api/accounts", headers=auth, json=account).raise_for_status()
         secret = http.post("/api/auth/webhook-secret", headers=auth).json()
     return auth, (secret["webhook_url"], secret["webhook_secret"])
+
+
+def load_1m_before_after(before: tuple[float, float, float]) -> list[float]:
+    """The 1-minute load average when the measurement started (`before`, os.getloadavg())
+    and now, to two places: how busy the shared machine was around the numbers."""
+    return [round(before[0], 2), round(os.getloadavg()[0], 2)]
+
+
+def emit(result: dict, path: Path | None) -> None:
+    """Print the result as indented JSON, and write the same text to `path` when given."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if path:
+        path.write_text(text)
