@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 
 from server import runtime
-from server.persistence.models import ExchangeAccount
+from server.persistence.models import ExchangeAccount, PositionGroup
 
 
 def make_account(app, user, exchange="binance", market_type="spot", label=None, mode="simulated"):
@@ -30,6 +30,18 @@ def make_account(app, user, exchange="binance", market_type="spot", label=None, 
         account.api_secret_enc = vault.encrypt("test-secret", f"account:{account.id}:api_secret")
         account.save(force_insert=True)
     return account
+
+
+def make_group(app, user, account=None, status="active", **figures) -> PositionGroup:
+    """A Binance BTCUSDT 60-minute long group of `user` on `account` (a fresh simulated one
+    when none is given) in `status`, with `figures` over the model's defaults — stored
+    directly, as the engine would have left it."""
+    account = account or make_account(app, user)
+    with app.app_context():
+        return PositionGroup.create(
+            user=getattr(user, "id", user), account=account.id, exchange="binance",
+            symbol="BTCUSDT", timeframe=60, side="long", status=status, **figures,
+        )  # fmt: skip
 
 
 def now_text(offset_seconds: float = 0) -> str:

@@ -12,16 +12,7 @@ from server import queues
 from server.domain.enums import GroupStatus
 from server.persistence.models import EquitySnapshot, PositionEvent, PositionGroup
 from server.services import equity
-from tests.signal_support import make_account
-
-
-def _group(app, user, status="active", **figures):
-    account = make_account(app, user)
-    with app.app_context():
-        return PositionGroup.create(
-            user=user.id, account=account.id, exchange="binance", symbol="BTCUSDT",
-            timeframe=60, side="long", status=status, **figures,
-        )  # fmt: skip
+from tests.signal_support import make_group
 
 
 @pytest.fixture
@@ -36,7 +27,7 @@ def test_close_marks_closing_and_enqueues_the_close(app, client, make_user, enqu
     """202 `closing` with a message; the group is `closing` with its event; one close job
     with the reason and the `manual` trigger; a second close is 409."""
     user, headers = make_user("trader")
-    group = _group(app, user)
+    group = make_group(app, user)
     r = client.post(f"/api/positions/{group.id}/close", headers=headers)
     assert r.status_code == 202, r.json
     assert r.json["status"] == "closing" and r.json["message"]
@@ -66,9 +57,9 @@ def test_close_marks_closing_and_enqueues_the_close(app, client, make_user, enqu
 def test_finished_groups_are_409_and_others_groups_404(app, client, make_user, enqueued):
     user, headers = make_user("trader")
     _, other_headers = make_user("trader")
-    closed = _group(app, user, status="closed")
+    closed = make_group(app, user, status="closed")
     assert client.post(f"/api/positions/{closed.id}/close", headers=headers).status_code == 409
-    mine = _group(app, user)
+    mine = make_group(app, user)
     assert client.post(f"/api/positions/{mine.id}/close", headers=other_headers).status_code == 404
     _, manager_headers = make_user("manager")  # may read everyone's positions, not close them
     assert (
@@ -83,7 +74,7 @@ def test_finished_groups_are_409_and_others_groups_404(app, client, make_user, e
 def test_a_waiting_group_is_closed_at_once(app, client, make_user, enqueued):
     """Nothing of a queued group is at the exchange: it is `closed` in the request."""
     user, headers = make_user("trader")
-    group = _group(app, user, status="waiting")
+    group = make_group(app, user, status="waiting")
     r = client.post(f"/api/positions/{group.id}/close", headers=headers)
     assert r.status_code == 202
     assert r.json["status"] == "closed"
@@ -96,10 +87,10 @@ def test_equity_snapshot_sums_realised_unrealised_and_allocation(app, make_user)
     """Capital 10,000 (default) + realised (2.5 closed + 0.25 from an open group's leg TPs)
     + unrealised of the open groups (−1.5) = 10,001.25; allocated 150 (open groups only)."""
     user, _ = make_user("trader")
-    _group(app, user, status="closed", realized_pnl_usd=D("2.5"), total_invested_usd=D("99"))
-    _group(app, user, realized_pnl_usd=D("0.25"), unrealized_pnl_usd=D("-2"),
+    make_group(app, user, status="closed", realized_pnl_usd=D("2.5"), total_invested_usd=D("99"))
+    make_group(app, user, realized_pnl_usd=D("0.25"), unrealized_pnl_usd=D("-2"),
            total_invested_usd=D("100"))  # fmt: skip
-    _group(app, user, status="partially_filled", unrealized_pnl_usd=D("0.5"),
+    make_group(app, user, status="partially_filled", unrealized_pnl_usd=D("0.5"),
            total_invested_usd=D("50"))  # fmt: skip
     with app.app_context():
         assert equity.snapshot_all() == 1

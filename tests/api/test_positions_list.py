@@ -12,7 +12,7 @@ from decimal import Decimal
 from server.api.serializers import group_out
 from server.domain.enums import Role
 from server.persistence.models import PositionGroup
-from tests.signal_support import make_account
+from tests.signal_support import make_account, make_group
 
 CREATED = datetime(2026, 3, 4, 5, 6, 7, 891999)  # naive UTC, as stored
 
@@ -33,32 +33,27 @@ def test_a_group_row_key_by_key(app, client, make_user):
     null; keys in the contract's order."""
     user, h = make_user("trader")
     account = make_account(app, user)
-    with app.app_context():
-        group = PositionGroup.create(
-            user=user.id,
-            account=account.id,
-            exchange="binance",
-            symbol="BTCUSDT",
-            timeframe=60,
-            side="long",
-            status="active",
-            pyramid_count=2,
-            max_pyramids=5,
-            filled_dca_legs=3,
-            total_dca_legs=10,
-            weighted_avg_entry=Decimal("60000.500"),
-            total_filled_quantity=Decimal("1E-8"),
-            total_invested_usd=Decimal("100.00"),
-            unrealized_pnl_usd=Decimal("-1.2500"),
-            unrealized_pnl_percent=Decimal("-0.20"),
-            realized_pnl_usd=Decimal("0"),
-            tp_mode="aggregate",
-            no_more_orders=True,
-            no_more_orders_reason="insufficient funds",
-            last_price=Decimal("59880.0"),
-            created_at=CREATED,
-            updated_at=CREATED + timedelta(seconds=1, microseconds=500),
-        )
+    group = make_group(  # Binance BTCUSDT 60-minute long, active
+        app,
+        user,
+        account,
+        pyramid_count=2,
+        max_pyramids=5,
+        filled_dca_legs=3,
+        total_dca_legs=10,
+        weighted_avg_entry=Decimal("60000.500"),
+        total_filled_quantity=Decimal("1E-8"),
+        total_invested_usd=Decimal("100.00"),
+        unrealized_pnl_usd=Decimal("-1.2500"),
+        unrealized_pnl_percent=Decimal("-0.20"),
+        realized_pnl_usd=Decimal("0"),
+        tp_mode="aggregate",
+        no_more_orders=True,
+        no_more_orders_reason="insufficient funds",
+        last_price=Decimal("59880.0"),
+        created_at=CREATED,
+        updated_at=CREATED + timedelta(seconds=1, microseconds=500),
+    )
     r = client.get("/api/positions", headers=h)
     assert r.status_code == 200, r.json
     (row,) = r.json["items"]

@@ -11,7 +11,7 @@ import pytest
 from server import events
 from server.clock import isoformat
 from server.persistence.models import AuditLog, PositionGroup
-from tests.api.test_positions_close import _group
+from tests.signal_support import make_group
 
 
 class _Recorder:
@@ -48,7 +48,7 @@ def _error(r, status: int) -> dict:
 def test_panel_lists_open_groups_and_a_plan(app, client, make_user):
     """One open group with no price yet: listed with its flags; the plan acts on nothing."""
     user, headers = make_user("viewer")
-    group = _group(app, user, pyramid_count=1, total_dca_legs=1, filled_dca_legs=1)
+    group = make_group(app, user, pyramid_count=1, total_dca_legs=1, filled_dca_legs=1)
     body = client.get("/api/risk", headers=headers).json
     (row,) = body["groups"]
     assert row["group_id"] == str(group.id)
@@ -65,7 +65,7 @@ def test_panel_lists_open_groups_and_a_plan(app, client, make_user):
 
 def test_controls_are_owned_audited_and_validated(app, client, make_user):
     user, headers = make_user("trader")
-    group = _group(app, user)
+    group = make_group(app, user)
     r = client.post(f"/api/risk/{group.id}/block", headers=headers)
     assert r.status_code == 200 and r.json == {
         "group_id": str(group.id), "blocked": True, "skip_once": False}  # fmt: skip
@@ -83,7 +83,7 @@ def test_controls_are_owned_audited_and_validated(app, client, make_user):
     _, viewer = make_user("viewer")
     assert _error(client.post(f"/api/risk/{group.id}/block", headers=viewer), 403)
     assert _error(client.post("/api/risk/run", headers=viewer), 403)
-    closed = _group(app, user, status="closed")
+    closed = make_group(app, user, status="closed")
     assert "closed" in _error(client.post(f"/api/risk/{closed.id}/block", headers=headers),
                               409)["message"]  # fmt: skip
     for bad in ("0", "501", "x", "-1"):

@@ -17,13 +17,13 @@ from server.clock import utcnow
 from server.domain.enums import OrderPurpose
 from server.exchange.types import Fee, OrderSide, Trade
 from server.persistence.db import db
-from server.persistence.models import DcaOrder, Fill, PositionGroup, Pyramid
+from server.persistence.models import DcaOrder, Fill, Pyramid
 from server.services import engine_state, fills, group_state, orders, trail
 from server.services.exchanges import client_for
 from server.services.precision import rules_for
 from server.state.locks import Locks
 from tests.conftest import ADMIN_PG
-from tests.signal_support import make_account
+from tests.signal_support import make_account, make_group
 
 
 @pytest.fixture
@@ -32,16 +32,8 @@ def book(app, make_user, sim):
     sim.price("BTCUSDT", "64250.5")
     user, _ = make_user("trader")
     account = make_account(app, user)
+    group = make_group(app, user, account, status="live")
     with app.app_context():
-        group = PositionGroup.create(
-            user=user.id,
-            account=account.id,
-            exchange="binance",
-            symbol="BTCUSDT",
-            timeframe=60,
-            side="long",
-            status="live",
-        )
         pyramid = Pyramid.create(
             group=group.id, index=0, entry_price=D("64250.5"), capital_usd=D("200")
         )

@@ -16,12 +16,8 @@ bench_risk's figures). `--profile PATH` prints one request's pyinstrument profil
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import secrets
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.perf.bench_risk import ADMIN_PG, _count_statements, _pg, summary  # noqa: E402
+from tests.perf.bench_risk import _count_statements, summary  # noqa: E402
+from tests.perf.common import emit, host, load_1m_before_after, throwaway_engine  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 PATHS = ("/api/positions", "/api/dashboard")
@@ -113,49 +110,14 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print the list query's plan")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    name = f"engine_bench_api_{secrets.token_hex(3)}"
-    _pg(f'CREATE DATABASE "{name}"')
-    db_url = f"{ADMIN_PG.rsplit('/', 1)[0]}/{name}"
-    var = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    prefix = f"ba{secrets.token_hex(3)}:"
-    os.environ.update(
-        {
-            "ENGINE_ENV": "test",
-            "DATABASE_URL": db_url,
-            "REDIS_URL": REDIS_URL,
-            "RQ_QUEUE_PREFIX": prefix,
-            "EVENTS_CHANNEL": f"{prefix}events",
-            "ENGINE_MASTER_KEY_FILE": str(var / "master.key"),
-            "MAIL_OUTBOX": str(var / "outbox.jsonl"),
-            "SECRET_KEY": "bench-secret-key-that-is-long-enough-" + name,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    load_before = os.getloadavg()
-    try:
+    with throwaway_engine("api", REDIS_URL, "ba") as db_url:
+        load_before = os.getloadavg()
         result = run(args, db_url)
-    finally:
-        from server.persistence.db import db
-
-        if db.obj is not None:
-            db.obj.close_all()
-        _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    result["machine"] = {
-        "uname": " ".join(platform.uname()),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
+    result["machine"] = host() | {
         "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "loadavg_1m_before_after": load_1m_before_after(load_before),
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from tests.perf.bench_webhooks import ADMIN_PG, _pg, machine, pct  # noqa: E402
+from tests.perf.bench_webhooks import machine  # noqa: E402
+from tests.perf.common import pct  # noqa: E402
+from tests.perf.engine_bench.launcher import ADMIN_PG, pg  # noqa: E402
 from tests.sim_support import free_port  # noqa: E402
 from tests.stack import web_command  # noqa: E402
 
@@ -215,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
         "SOCKETIO_ASYNC_MODE": "gevent",
         "WEBAPP_DIST": str(dist.parent),
     }
-    _pg(f'CREATE DATABASE "{db_name}"')
+    pg(f'CREATE DATABASE "{db_name}"')
     full_env = os.environ | env | {"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     subprocess.run(
         [sys.executable, "-m", "server.persistence.migrate"],
@@ -252,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         stop.set()
         os.killpg(web.pid, 15)
         web.wait(timeout=10)
-        _pg(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        pg(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
     print(json.dumps(report, indent=2), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

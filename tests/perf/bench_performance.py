@@ -23,14 +23,10 @@ Client, PostgreSQL and Redis share the machine; the load average is printed with
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -40,17 +36,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import psycopg2  # noqa: E402
+from tests.perf.common import emit, host, load_1m_before_after, pct, throwaway_engine  # noqa: E402
 
-ADMIN_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT")
 TIMEFRAMES = (5, 15, 60, 240, 1440)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def summary(values: list[float]) -> dict:
@@ -62,16 +52,6 @@ def summary(values: list[float]) -> dict:
         "max": round(max(values), 2),
         "mean": round(statistics.fmean(values), 2),
     }
-
-
-def _pg(sql: str) -> None:
-    conn = psycopg2.connect(ADMIN_PG)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 def seed(user, days: int, groups: int, end: datetime) -> None:
@@ -231,48 +211,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    name = f"engine_bench_perf_{secrets.token_hex(3)}"
-    _pg(f'CREATE DATABASE "{name}"')
-    var = Path(tempfile.mkdtemp(prefix="bench-perf-"))
-    os.environ.update(
-        {
-            "ENGINE_ENV": "test",
-            "DATABASE_URL": f"{ADMIN_PG.rsplit('/', 1)[0]}/{name}",
-            "REDIS_URL": REDIS_URL,
-            "RQ_QUEUE_PREFIX": f"bp{secrets.token_hex(3)}:",
-            "EVENTS_CHANNEL": f"bp{secrets.token_hex(3)}-events",
-            "ENGINE_MASTER_KEY_FILE": str(var / "master.key"),
-            "MAIL_OUTBOX": str(var / "outbox.jsonl"),
-            "SECRET_KEY": "bench-secret-key-that-is-long-enough-" + name,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    load_before = os.getloadavg()
-    try:
+    with throwaway_engine("perf", REDIS_URL, "bp"):
+        load_before = os.getloadavg()
         result = run(args)
-    finally:
-        from server.persistence.db import db
-
-        if db.obj is not None:
-            db.obj.close_all()
-        _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        prefix = os.environ["RQ_QUEUE_PREFIX"]
-        keys = list(client.scan_iter(f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    result["machine"] = {
-        "uname": " ".join(platform.uname()),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
+    result["machine"] = host() | {
         "date": date.today().isoformat(),
-        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "loadavg_1m_before_after": load_1m_before_after(load_before),
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,10 @@ include that.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -39,16 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import psycopg2  # noqa: E402
+from tests.perf.common import emit, pct, throwaway_engine  # noqa: E402
 
-ADMIN_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def summary(values: list[float]) -> dict:
@@ -59,16 +50,6 @@ def summary(values: list[float]) -> dict:
         "max": round(max(values), 3),
         "mean": round(statistics.fmean(values), 3),
     }
-
-
-def _pg(sql: str) -> None:
-    conn = psycopg2.connect(ADMIN_PG)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
 
 
 def seed(user, account, count: int):
@@ -188,39 +169,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    name = f"engine_bench_queue_{secrets.token_hex(3)}"
-    prefix = f"bq{secrets.token_hex(3)}:"
-    _pg(f'CREATE DATABASE "{name}"')
-    var = Path(tempfile.mkdtemp(prefix="bench-queue-"))
-    os.environ.update(
-        {
-            "ENGINE_ENV": "test",
-            "DATABASE_URL": f"{ADMIN_PG.rsplit('/', 1)[0]}/{name}",
-            "REDIS_URL": REDIS_URL,
-            "RQ_QUEUE_PREFIX": prefix,
-            "EVENTS_CHANNEL": f"{prefix}events",
-            "ENGINE_MASTER_KEY_FILE": str(var / "master.key"),
-            "MAIL_OUTBOX": str(var / "outbox.jsonl"),
-            "SECRET_KEY": "bench-secret-key-that-is-long-enough-" + name,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    load_before = os.getloadavg()
-    started = time.perf_counter()
-    try:
+    with throwaway_engine("queue", REDIS_URL, "bq"):
+        load_before = os.getloadavg()
+        started = time.perf_counter()
         result = run(args)
-    finally:
-        from server.persistence.db import db
-
-        if db.obj is not None:
-            db.obj.close_all()
-        _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        doomed = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if doomed:
-            client.delete(*doomed)
     result |= {
         "queued": args.queued,
         "ops": args.ops,
@@ -231,10 +183,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
         "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -47,11 +47,8 @@ import argparse
 import gc
 import json
 import os
-import platform
 import random
-import secrets
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import replace
@@ -62,9 +59,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import psycopg2  # noqa: E402
+from tests.perf.common import emit, host, load_1m_before_after, throwaway_engine  # noqa: E402
 
-ADMIN_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 SYMBOLS = {  # symbol: a price near its 2024 level
     "BTCUSDT": "60000",
@@ -75,14 +71,6 @@ SYMBOLS = {  # symbol: a price near its 2024 level
     "XRPUSDT": "0.55",
     "ADAUSDT": "0.35",
 }
-
-
-def _pg(sql: str) -> None:
-    conn = psycopg2.connect(ADMIN_PG)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
 
 
 def summary(values: list[float]) -> dict:
@@ -326,48 +314,15 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print one evaluation's profile")
     parser.add_argument("--no-freeze", action="store_true", help="do not freeze the heap first")
     args = parser.parse_args()
-    name = f"engine_bench_risk_{secrets.token_hex(3)}"
-    _pg(f'CREATE DATABASE "{name}"')
-    var = Path(tempfile.mkdtemp(prefix="bench-risk-"))
-    os.environ.update(
-        {
-            "ENGINE_ENV": "test",
-            "DATABASE_URL": f"{ADMIN_PG.rsplit('/', 1)[0]}/{name}",
-            "REDIS_URL": REDIS_URL,
-            "RQ_QUEUE_PREFIX": f"br{secrets.token_hex(3)}:",
-            "EVENTS_CHANNEL": f"br{secrets.token_hex(3)}-events",
-            "ENGINE_MASTER_KEY_FILE": str(var / "master.key"),
-            "MAIL_OUTBOX": str(var / "outbox.jsonl"),
-            "SECRET_KEY": "bench-secret-key-that-is-long-enough-" + name,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    load_before = os.getloadavg()
-    try:
+    with throwaway_engine("risk", REDIS_URL, "br"):
+        load_before = os.getloadavg()
         result = run(args)
-    finally:
-        from server.persistence.db import db
-
-        if db.obj is not None:
-            db.obj.close_all()
-        _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        import redis
-
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(f"{os.environ['RQ_QUEUE_PREFIX']}*"))
-        if keys:
-            client.delete(*keys)
-    result["machine"] = {
-        "uname": " ".join(platform.uname()),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
+    result["machine"] = host() | {
         "date": date.today().isoformat(),
         "at": datetime.now(UTC).strftime("%H:%M UTC"),
-        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "loadavg_1m_before_after": load_1m_before_after(load_before),
     }
-    print(json.dumps(result, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

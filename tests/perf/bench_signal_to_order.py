@@ -29,9 +29,7 @@ import argparse
 import json
 import os
 import secrets
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -44,45 +42,22 @@ os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 import httpx  # noqa: E402
 
 from server.domain.grid import parse_client_order_id  # noqa: E402
-from tests.perf.bench_webhooks import ADMIN_PG, _forget_redis_keys, _pg, machine, pct  # noqa: E402
-from tests.sim_support import free_port, start_simulator, stop  # noqa: E402
+from tests.perf.bench_webhooks import machine  # noqa: E402
+from tests.perf.common import ONE_LEG_SETTINGS, pct, register_trader  # noqa: E402
+from tests.perf.engine_bench.launcher import pg, start_engine  # noqa: E402
 from tests.simulator.ccxt_factory import make_binance_spot  # noqa: E402
-from tests.stack import start_stack  # noqa: E402
 
 KEY, SECRET = "bench-order-key", "bench-order-secret"
 FLOOR_KEY, FLOOR_SECRET = "bench-floor-key", "bench-floor-secret"
 PRICE = "64250.5"
-PASSWORD = "Bench-Passw0rd"
 
 
 def setup_trader(base: str) -> tuple[str, str]:
-    settings = {
-        "pool": {"max_open_groups": 1000},
-        "capital": {"total_capital_usd": "1000000", "max_pyramids": 1, "pyramid_weights": ["100"]},
-        "grid": {"legs": [{"gap_percent": "0", "weight_percent": "100", "tp_percent": "1"}]},
-        "take_profit": {"tp_mode": "aggregate", "tp_aggregate_percent": "1"},
-        "signals": {"max_signal_age_seconds": 3600},
-    }
-    with httpx.Client(base_url=base, timeout=30) as http:
-        name = f"orders_{secrets.token_hex(2)}"
-        r = http.post(
-            "/api/auth/register",
-            json={"email": f"{name}@example.com", "username": name, "password": PASSWORD},
-        )
-        r.raise_for_status()
-        auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        http.put("/api/settings", headers=auth, json=settings).raise_for_status()
-        account = {
-            "exchange": "binance",
-            "market_type": "spot",
-            "mode": "simulated",
-            "api_key": KEY,
-            "api_secret": SECRET,
-            "label": "bench",
-        }
-        http.post("/api/accounts", headers=auth, json=account).raise_for_status()
-        secret = http.post("/api/auth/webhook-secret", headers=auth).json()
-    return secret["webhook_url"], secret["webhook_secret"]
+    """A trader on the one-leg settings, trading on the simulator's KEY: (webhook URL, secret)."""
+    _, webhook = register_trader(
+        base, f"orders_{secrets.token_hex(2)}", KEY, SECRET, ONE_LEG_SETTINGS
+    )
+    return webhook
 
 
 def _alert(secret: str, timeframe: int) -> dict:
@@ -152,7 +127,7 @@ def breakdown(db_url: str, sim, sent: dict[str, int]) -> dict:
     """Median and p99 ms of each stage: webhook posted → signal stored (`created_at`, the web
     process) → picked up by a worker (`processing_started_at`) → classified, group and legs
     stored (`processed_at`, just before the commit) → first order at the simulator."""
-    rows = _pg(
+    rows = pg(
         "SELECT id::text, group_id::text, EXTRACT(EPOCH FROM created_at), "
         "EXTRACT(EPOCH FROM processing_started_at), EXTRACT(EPOCH FROM processed_at) "
         "FROM signal WHERE group_id IS NOT NULL",
@@ -174,7 +149,7 @@ def breakdown(db_url: str, sim, sent: dict[str, int]) -> dict:
 
 
 def signal_groups(db_url: str, ids: list[str]) -> dict[str, str]:
-    rows = _pg("SELECT id::text, group_id::text FROM signal WHERE group_id IS NOT NULL", db_url)
+    rows = pg("SELECT id::text, group_id::text FROM signal WHERE group_id IS NOT NULL", db_url)
     wanted = set(ids)
     return {sid: gid for sid, gid in rows or [] if sid in wanted}
 
@@ -254,75 +229,45 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args(argv)
 
-    run_id = secrets.token_hex(3)
-    db_name = f"engine_bench_{run_id}"
-    db_url = f"{ADMIN_PG.rsplit('/', 1)[0]}/{db_name}"
-    redis_url = os.environ["BENCH_REDIS_URL"]
-    prefix = f"bencho{run_id}:"
-    _pg(f'CREATE DATABASE "{db_name}"')
-    tmp = Path(tempfile.mkdtemp(prefix="bench-order-"))
-    sim_port = free_port()
-    simulator = start_simulator(sim_port)
-    sim_base = f"http://127.0.0.1:{sim_port}"
-    sim = httpx.Client(base_url=sim_base, timeout=30)
-    for key, secret in ((KEY, SECRET), (FLOOR_KEY, FLOOR_SECRET)):
-        sim.post(
-            "/__sim/balances",
-            json={"api_key": key, "api_secret": secret, "balances": {"USDT": "100000000"}},
-        ).raise_for_status()
-    sim.post("/__sim/price", json={"symbol": "BTCUSDT", "price": PRICE}).raise_for_status()
-    env = {
-        "ENGINE_ENV": "development",
-        "DATABASE_URL": db_url,
-        "REDIS_URL": redis_url,
-        "RQ_QUEUE_PREFIX": prefix,
-        "EVENTS_CHANNEL": f"{prefix}events",
-        "ENGINE_MASTER_KEY_FILE": str(tmp / "master.key"),
-        "MAIL_OUTBOX": str(tmp / "outbox.jsonl"),
-        "SECRET_KEY": "bench-" + secrets.token_hex(16),
-        "SIMULATOR_URL": sim_base,
-        "LOG_LEVEL": "WARNING",
-        "JOB_TIMING": "1",
-        "WEBHOOK_RATE_LIMIT_ADDRESS": "10000000 per minute",
-        "WEBHOOK_RATE_LIMIT_USER": "10000000 per minute",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "server.persistence.migrate"],
-        env=os.environ | env | {"PYTHONPATH": str(ROOT)},
-        check=True,
-        stdout=subprocess.DEVNULL,
+    # The engine's own price-monitor period (the bench never moves a price); JOB_TIMING=1 for
+    # the workers' per-job CPU lines.
+    run = start_engine(
+        workers=args.workers,
+        monitor_ms=None,
+        extra_env={"JOB_TIMING": "1"},
+        redis_url=os.environ["BENCH_REDIS_URL"],
     )
-    stack = start_stack(str(ROOT), env, tmp, workers=args.workers)
+    sim_base, sim = run.sim_base, run.sim()
     report = {"machine": machine(), "settings": vars(args)}
     print(json.dumps(report["machine"]), flush=True)
     try:
-        webhook = setup_trader(stack.base_url)
+        for key, secret in ((KEY, SECRET), (FLOOR_KEY, FLOOR_SECRET)):
+            sim.post(
+                "/__sim/balances",
+                json={"api_key": key, "api_secret": secret, "balances": {"USDT": "100000000"}},
+            ).raise_for_status()
+        sim.post("/__sim/price", json={"symbol": "BTCUSDT", "price": PRICE}).raise_for_status()
+        webhook = setup_trader(run.base_url)
         sent = send_signals(webhook, args.rate, args.seconds)
-        latencies = wait_for_orders(sim, db_url, sent)
+        latencies = wait_for_orders(sim, run.db_url, sent)
         report["signal_to_first_order_ms"] = summary(list(latencies.values())) | {
             "signals": len(sent),
             "rate_per_s": args.rate,
         }
         print(json.dumps(report["signal_to_first_order_ms"]), flush=True)
-        report["stages_ms"] = breakdown(db_url, sim, sent)
+        report["stages_ms"] = breakdown(run.db_url, sim, sent)
         print(json.dumps(report["stages_ms"]), flush=True)
         time.sleep(2)  # let the last grids finish before the floor shares the simulator
         report["floor_ccxt_to_simulator_ms"] = summary(floor(sim_base, sim, args.rate, args.floor))
         print(json.dumps(report["floor_ccxt_to_simulator_ms"]), flush=True)
         report["loadavg_at_end"] = os.getloadavg()
     finally:
-        stack.stop()
-        report["worker_cpu_ms_per_job"] = job_times(tmp / "worker.log")
+        run.stack.stop()
+        report["worker_cpu_ms_per_job"] = job_times(run.tmp / "worker.log")
         print(json.dumps(report["worker_cpu_ms_per_job"]), flush=True)
-        stop(simulator)
-        _forget_redis_keys(prefix)
-        _pg(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        if not args.keep_logs:
-            for path in tmp.glob("*"):
-                path.unlink()
-            tmp.rmdir()
-        else:
-            print(f"logs in {tmp}")
+        run.close(keep_logs=args.keep_logs)
+        if args.keep_logs:
+            print(f"logs in {run.tmp}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 

@@ -32,15 +32,11 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from tests.perf.common import pct  # noqa: E402
 from tests.sim_support import free_port, start_simulator, stop  # noqa: E402
 from tests.simulator.ccxt_factory import make_binance_spot  # noqa: E402
 
 KEY, SECRET = "bench-key", "bench-secret"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def summary(lat_s: list[float]) -> dict:

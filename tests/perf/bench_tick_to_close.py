@@ -28,9 +28,7 @@ import json
 import os
 import random
 import secrets
-import subprocess
 import sys
-import tempfile
 import time
 from decimal import ROUND_UP, Decimal
 from pathlib import Path
@@ -41,15 +39,14 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from server.domain.grid import parse_client_order_id  # noqa: E402
-from tests.perf.bench_webhooks import ADMIN_PG, _forget_redis_keys, _pg, machine, pct  # noqa: E402
-from tests.sim_support import free_port, start_simulator, stop  # noqa: E402
-from tests.stack import start_stack  # noqa: E402
+from tests.perf.bench_webhooks import machine  # noqa: E402
+from tests.perf.common import ONE_LEG_SETTINGS, pct, register_trader  # noqa: E402
+from tests.perf.engine_bench.launcher import start_engine  # noqa: E402
 
 KEY, SECRET = "bench-close-key", "bench-close-secret"
 TOP_PRICE = Decimal("66000")
 STEP = Decimal("5")
 TICK = Decimal("0.01")
-PASSWORD = "Bench-Passw0rd"
 
 
 def trigger_of(fill: Decimal) -> Decimal:
@@ -58,33 +55,12 @@ def trigger_of(fill: Decimal) -> Decimal:
 
 
 def setup_trader(base: str, groups: int) -> tuple[str, str]:
-    settings = {
-        "pool": {"max_open_groups": 1000},
-        "capital": {"total_capital_usd": "1000000", "max_pyramids": 1, "pyramid_weights": ["100"]},
-        "grid": {"legs": [{"gap_percent": "0", "weight_percent": "100", "tp_percent": "1"}]},
-        "take_profit": {"tp_mode": "aggregate", "tp_aggregate_percent": "1"},
-        "signals": {"max_signal_age_seconds": 3600},
-    }
-    with httpx.Client(base_url=base, timeout=30) as http:
-        name = f"closer_{secrets.token_hex(2)}"
-        r = http.post(
-            "/api/auth/register",
-            json={"email": f"{name}@example.com", "username": name, "password": PASSWORD},
-        )
-        r.raise_for_status()
-        auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        http.put("/api/settings", headers=auth, json=settings).raise_for_status()
-        account = {
-            "exchange": "binance",
-            "market_type": "spot",
-            "mode": "simulated",
-            "api_key": KEY,
-            "api_secret": SECRET,
-            "label": "bench",
-        }
-        http.post("/api/accounts", headers=auth, json=account).raise_for_status()
-        secret = http.post("/api/auth/webhook-secret", headers=auth).json()
-    return secret["webhook_url"], secret["webhook_secret"]
+    """A trader on the one-leg settings, trading on the simulator's KEY (read when called: the
+    engine bench gives each band of `groups` its own): (webhook URL, secret)."""
+    _, webhook = register_trader(
+        base, f"closer_{secrets.token_hex(2)}", KEY, SECRET, ONE_LEG_SETTINGS
+    )
+    return webhook
 
 
 def _alert(secret: str, timeframe: int, price: Decimal) -> dict:
@@ -181,50 +157,24 @@ def main(argv: list[str] | None = None) -> None:
     if args.samples > args.groups - 1000 and args.groups >= 1000:
         print("note: fewer than 1,000 groups stay open towards the end", file=sys.stderr)
 
-    run_id = secrets.token_hex(3)
-    db_name = f"engine_bench_{run_id}"
-    db_url = f"{ADMIN_PG.rsplit('/', 1)[0]}/{db_name}"
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
-    prefix = f"benchc{run_id}:"
-    _pg(f'CREATE DATABASE "{db_name}"')
-    tmp = Path(tempfile.mkdtemp(prefix="bench-close-"))
-    sim_port = free_port()
-    simulator = start_simulator(sim_port)
-    sim = httpx.Client(base_url=f"http://127.0.0.1:{sim_port}", timeout=30)
-    sim.post(
-        "/__sim/balances",
-        json={"api_key": KEY, "api_secret": SECRET, "balances": {"USDT": "10000000"}},
-    ).raise_for_status()
-    env = {
-        "ENGINE_ENV": "development",
-        "DATABASE_URL": db_url,
-        "REDIS_URL": redis_url,
-        "RQ_QUEUE_PREFIX": prefix,
-        "EVENTS_CHANNEL": f"{prefix}events",
-        "ENGINE_MASTER_KEY_FILE": str(tmp / "master.key"),
-        "MAIL_OUTBOX": str(tmp / "outbox.jsonl"),
-        "SECRET_KEY": "bench-" + secrets.token_hex(16),
-        "SIMULATOR_URL": f"http://127.0.0.1:{sim_port}",
-        "LOG_LEVEL": "WARNING",
-        "PRICE_MONITOR_MS": str(args.monitor_ms),
-        "WEBHOOK_RATE_LIMIT_ADDRESS": "10000000 per minute",
-        "WEBHOOK_RATE_LIMIT_USER": "10000000 per minute",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "server.persistence.migrate"],
-        env=os.environ | env | {"PYTHONPATH": str(ROOT)},
-        check=True,
-        stdout=subprocess.DEVNULL,
+    run = start_engine(
+        workers=args.workers,
+        monitor_ms=args.monitor_ms,
+        redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"),
     )
-    stack = start_stack(str(ROOT), env, tmp, workers=args.workers)
+    sim = run.sim()
     report = {"machine": machine(), "settings": vars(args)}
     print(json.dumps(report["machine"]), flush=True)
     try:
-        webhook = setup_trader(stack.base_url, args.groups)
+        sim.post(
+            "/__sim/balances",
+            json={"api_key": KEY, "api_secret": SECRET, "balances": {"USDT": "10000000"}},
+        ).raise_for_status()
+        webhook = setup_trader(run.base_url, args.groups)
         started = time.monotonic()
         fills = open_groups(sim, webhook, args.groups)
         report["open_seconds"] = round(time.monotonic() - started, 1)
-        wait_indexed(sim, args.groups, redis_url, prefix)
+        wait_indexed(sim, args.groups, run.redis_url, run.prefix)
         triggers = sorted(trigger_of(f) for f in fills)
         latencies = measure(sim, triggers, args.samples, args.monitor_ms / 1000)
         report["tick_to_close_ms"] = {
@@ -237,16 +187,9 @@ def main(argv: list[str] | None = None) -> None:
         }
         print(json.dumps(report["tick_to_close_ms"]), flush=True)
     finally:
-        stack.stop()
-        stop(simulator)
-        _forget_redis_keys(prefix)
-        _pg(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        if not args.keep_logs:
-            for path in tmp.glob("*"):
-                path.unlink()
-            tmp.rmdir()
-        else:
-            print(f"logs in {tmp}")
+        run.close(keep_logs=args.keep_logs)
+        if args.keep_logs:
+            print(f"logs in {run.tmp}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 

@@ -30,9 +30,7 @@ import os
 import platform
 import secrets
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,33 +38,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-import psycopg2  # noqa: E402
+from tests.perf.common import pct, register_trader  # noqa: E402
+from tests.perf.engine_bench.launcher import pg, start_engine  # noqa: E402
 
-from tests.sim_support import free_port, start_simulator, stop  # noqa: E402
-from tests.stack import start_stack  # noqa: E402
-
-ADMIN_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT")
 TIMEFRAMES = ("5", "15", "60", "240", "1D")
-PASSWORD = "Bench-Passw0rd"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-def _pg(sql: str, url: str = ADMIN_PG):
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -155,26 +132,10 @@ class CpuMeter:
 def setup_traders(base: str, count: int) -> list[tuple[str, str]]:
     """Register traders, give each a simulated Binance spot account; (webhook URL, secret)."""
     out = []
-    with httpx.Client(base_url=base, timeout=30) as http:
-        for n in range(count):
-            name = f"bench{n}_{secrets.token_hex(2)}"
-            r = http.post(
-                "/api/auth/register",
-                json={"email": f"{name}@example.com", "username": name, "password": PASSWORD},
-            )
-            r.raise_for_status()
-            auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
-            account = {
-                "exchange": "binance",
-                "market_type": "spot",
-                "mode": "simulated",
-                "api_key": "bench-key-" + name,
-                "api_secret": "bench-secret-" + name,
-                "label": "bench",
-            }
-            http.post("/api/accounts", headers=auth, json=account).raise_for_status()
-            secret = http.post("/api/auth/webhook-secret", headers=auth).json()
-            out.append((secret["webhook_url"], secret["webhook_secret"]))
+    for n in range(count):
+        name = f"bench{n}_{secrets.token_hex(2)}"
+        _, webhook = register_trader(base, name, "bench-key-" + name, "bench-secret-" + name)
+        out.append(webhook)
     return out
 
 
@@ -255,7 +216,7 @@ async def _load(targets, rate: float, duration: float, lanes: int, start_n: int)
 
 
 def signals_pending(db_url: str) -> int:
-    return _pg("SELECT count(*) FROM signal WHERE status = 'received'", db_url)[0][0]
+    return pg("SELECT count(*) FROM signal WHERE status = 'received'", db_url)[0][0]
 
 
 def run_rate(stack, meter, db_url, targets, rate, duration, lanes, start_n, pause=False) -> dict:
@@ -302,24 +263,6 @@ def run_rate(stack, meter, db_url, targets, rate, duration, lanes, start_n, paus
 # --------------------------------------------------------------------------- main
 
 
-def _forget_redis_keys(prefix: str) -> None:
-    """Delete what this run left in Redis: its prefixed keys, its rate-limit windows and the
-    RQ jobs (and results) that ran on its queues."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    doomed = []
-    for pattern in (f"{prefix}*", f"rq:*{prefix}*", f"LIMITS:LIMITER/{prefix}*"):
-        doomed += list(client.scan_iter(match=pattern, count=1000))
-    for key in client.scan_iter(match="rq:job:*", count=1000):
-        origin = client.hget(key, "origin") if client.type(key) == b"hash" else None
-        if origin and origin.decode().startswith(prefix):
-            job_id = key.decode().removeprefix("rq:job:")
-            doomed += [key, f"rq:results:{job_id}".encode()]
-    for start in range(0, len(doomed), 500):
-        client.delete(*doomed[start : start + 500])
-
-
 def machine() -> dict:
     return {
         "uname": " ".join(platform.uname()),
@@ -347,47 +290,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args(argv)
 
-    run_id = secrets.token_hex(3)
-    db_name = f"engine_bench_{run_id}"
-    db_url = f"{ADMIN_PG.rsplit('/', 1)[0]}/{db_name}"
-    _pg(f'CREATE DATABASE "{db_name}"')
-    tmp = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
-    sim_port = free_port()
-    simulator = start_simulator(sim_port)
-    env = {
-        "ENGINE_ENV": "development",
-        "DATABASE_URL": db_url,
-        "REDIS_URL": REDIS_URL,
-        "RQ_QUEUE_PREFIX": f"bench{run_id}:",
-        "EVENTS_CHANNEL": f"bench{run_id}-events",
-        "ENGINE_MASTER_KEY_FILE": str(tmp / "master.key"),
-        "MAIL_OUTBOX": str(tmp / "outbox.jsonl"),
-        "SECRET_KEY": "bench-" + secrets.token_hex(16),
-        "SIMULATOR_URL": f"http://127.0.0.1:{sim_port}",
-        "LOG_LEVEL": "WARNING",
-        "WEBHOOK_RATE_LIMIT_ADDRESS": "10000000 per minute",
-        "WEBHOOK_RATE_LIMIT_USER": "10000000 per minute",
-    }
-    migrate_env = os.environ | env | {"PYTHONPATH": str(ROOT)}
-    subprocess.run(
-        [sys.executable, "-m", "server.persistence.migrate"],
-        env=migrate_env,
-        check=True,
-        stdout=subprocess.DEVNULL,
+    # The engine's own price-monitor period (the bench never moves a price).
+    run = start_engine(
+        workers=args.workers, web_workers=args.web_workers, monitor_ms=None, redis_url=REDIS_URL
     )
-    stack = start_stack(str(ROOT), env, tmp, workers=args.workers, web_workers=args.web_workers)
     report = {"machine": machine(), "settings": vars(args), "runs": []}
     print(json.dumps(report["machine"]))
     try:
-        targets = setup_traders(stack.base_url, args.traders)
-        meter = CpuMeter(stack, simulator.pid)
-        run_rate(stack, meter, db_url, targets, 50, 2, args.lanes, 10_000_000)  # warm-up
+        targets = setup_traders(run.base_url, args.traders)
+        meter = CpuMeter(run.stack, run.simulator.pid)
+        run_rate(run.stack, meter, run.db_url, targets, 50, 2, args.lanes, 10_000_000)  # warm-up
         n = 0
         for rate in [float(r) for r in args.rates.split(",")]:
             result = run_rate(
-                stack,
+                run.stack,
                 meter,
-                db_url,
+                run.db_url,
                 targets,
                 rate,
                 args.duration,
@@ -399,16 +317,9 @@ def main(argv: list[str] | None = None) -> None:
             report["runs"].append(result)
             print(json.dumps(result))
     finally:
-        stack.stop()
-        stop(simulator)
-        _forget_redis_keys(f"bench{run_id}:")
-        _pg(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        if not args.keep_logs:
-            for path in tmp.glob("*"):
-                path.unlink()
-            tmp.rmdir()
-        else:
-            print(f"logs in {tmp}")
+        run.close(keep_logs=args.keep_logs)
+        if args.keep_logs:
+            print(f"logs in {run.tmp}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 

@@ -45,8 +45,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.perf import bench_webhooks  # noqa: E402
+from tests.perf.common import throwaway_engine  # noqa: E402
 from tests.perf.engine_bench import scenarios  # noqa: E402
-from tests.perf.engine_bench.launcher import ADMIN_PG, pg, start_engine  # noqa: E402
+from tests.perf.engine_bench.launcher import pg, start_engine  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 PY_SPY = Path(sys.executable).parent / "py-spy"
@@ -242,29 +243,8 @@ def mode_ingest(run, args) -> dict:
 def mode_promote(run, args) -> dict:
     """bench_queue's decision loop, each sample split into its parts."""
     # as the harness runs bench_queue: a database of its own, its own keys on the stack's Redis
-    name = f"engine_profile_promote_{uuid.uuid4().hex[:6]}"
-    pg(f'CREATE DATABASE "{name}"')
-    os.environ.update(
-        {
-            "ENGINE_ENV": "test",
-            "DATABASE_URL": f"{ADMIN_PG.rsplit('/', 1)[0]}/{name}",
-            "REDIS_URL": run.redis_url,
-            "RQ_QUEUE_PREFIX": f"pp{uuid.uuid4().hex[:6]}:",
-            "EVENTS_CHANNEL": f"pp{uuid.uuid4().hex[:6]}-events",
-            "ENGINE_MASTER_KEY_FILE": str(run.tmp / "profile-master.key"),
-            "MAIL_OUTBOX": str(run.tmp / "profile-outbox.jsonl"),
-            "SECRET_KEY": "profile-secret-key-that-is-long-enough-" + name,
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    try:
+    with throwaway_engine("profile_promote", run.redis_url, "pp"):
         return _promote(run, args)
-    finally:
-        from server.persistence.db import db
-
-        if db.obj is not None:
-            db.obj.close_all()
-        pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _promote(run, args) -> dict:

@@ -27,10 +27,8 @@ import io
 import json
 import os
 import pstats
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -39,20 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import psycopg2  # noqa: E402
 import redis  # noqa: E402
 
-ADMIN_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _pg(sql: str) -> None:
-    conn = psycopg2.connect(ADMIN_PG)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
+from tests.perf.common import throwaway_engine  # noqa: E402
 
 
 class RoundTrips:
@@ -156,35 +143,15 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
-    run = secrets.token_hex(3)
-    name = f"engine_profile_{run}"
-    _pg(f'CREATE DATABASE "{name}"')
-    var = Path(tempfile.mkdtemp())
-    os.environ.update(
-        {
-            "ENGINE_ENV": "test",
-            "DATABASE_URL": ADMIN_PG.rsplit("/", 1)[0] + f"/{name}",
-            "REDIS_URL": args.redis,
-            "RQ_QUEUE_PREFIX": f"p{run}:",
-            "EVENTS_CHANNEL": f"p{run}-events",
-            "ENGINE_MASTER_KEY_FILE": str(var / "master.key"),
-            "MAIL_OUTBOX": str(var / "outbox.jsonl"),
-            "SECRET_KEY": "profile-secret-key-that-is-long-enough-" + run,
-            "WEBHOOK_RATE_LIMIT_ADDRESS": "1000000/minute",
-            "WEBHOOK_RATE_LIMIT_USER": "1000000/minute",
-        }
-    )
-    try:
+    # The engine's logging level as configured (INFO unless LOG_LEVEL says otherwise): the
+    # per-request cost includes it.
+    extra_env = {
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        "WEBHOOK_RATE_LIMIT_ADDRESS": "1000000/minute",
+        "WEBHOOK_RATE_LIMIT_USER": "1000000/minute",
+    }
+    with throwaway_engine("profile", args.redis, "p", extra_env):
         result = _run(args)
-    finally:
-        from server.persistence.db import db
-
-        db.close()
-        _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        client = redis.Redis.from_url(args.redis)
-        doomed = list(client.scan_iter(match=f"*p{run}:*", count=1000))
-        if doomed:
-            client.delete(*doomed)
     print(json.dumps(result["summary"], indent=2))
     print(result["profile"])
     if args.json:

@@ -55,6 +55,7 @@ import redis
 
 from server.domain.grid import parse_client_order_id
 from tests.perf.bench_webhooks import tree_pids
+from tests.perf.common import register_trader
 from tests.perf.engine_bench import report
 from tests.perf.engine_bench.launcher import ROOT, EngineRun, pg, start_engine
 from tests.stack import wait_healthy
@@ -236,29 +237,11 @@ def setup_trader(run: EngineRun) -> tuple[tuple[str, str], dict, int]:
     }
     fund_simulator(run)
     name = f"chaos_{secrets.token_hex(2)}"
-    with httpx.Client(base_url=run.base_url, timeout=30) as http:
-        r = http.post(
-            "/api/auth/register",
-            json={"email": f"{name}@example.com", "username": name, "password": PASSWORD},
-        )
-        r.raise_for_status()
-        auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        http.put("/api/settings", headers=auth, json=settings).raise_for_status()
-        http.post(
-            "/api/accounts",
-            headers=auth,
-            json={
-                "exchange": "binance",
-                "market_type": "spot",
-                "mode": "simulated",
-                "api_key": KEY,
-                "api_secret": SECRET,
-                "label": "chaos",
-            },
-        ).raise_for_status()
-        secret = http.post("/api/auth/webhook-secret", headers=auth).json()
+    auth, webhook = register_trader(
+        run.base_url, name, KEY, SECRET, settings, label="chaos", password=PASSWORD
+    )
     user_id = pg('SELECT id FROM "user" WHERE username = %s', run.db_url, (name,))[0][0]
-    return (secret["webhook_url"], secret["webhook_secret"]), auth, user_id
+    return webhook, auth, user_id
 
 
 def fund_simulator(run: EngineRun) -> None:

@@ -170,16 +170,20 @@ def start_engine(
     workers: int = 4,
     web_workers: int = 1,
     private_redis: bool = False,
-    monitor_ms: int = 100,
+    monitor_ms: int | None = 100,
     extra_env: dict | None = None,
+    redis_url: str | None = None,
 ) -> EngineRun:
+    """Start the whole stack. `monitor_ms` None keeps the engine's own price-monitor period;
+    `redis_url` is the shared Redis database to use (the benchmark scripts pass their
+    BENCH_REDIS_URL), else ENGINE_HARNESS_REDIS_URL or database 7."""
     run_id = secrets.token_hex(3)
     db_name = f"engine_harness_{run_id}"
     db_url = f"{ADMIN_PG.rsplit('/', 1)[0]}/{db_name}"
     prefix = f"eh{run_id}:"
     tmp = Path(tempfile.mkdtemp(prefix="engine-harness-"))
     own_redis = None
-    redis_url = os.environ.get("ENGINE_HARNESS_REDIS_URL", DEFAULT_REDIS_URL)
+    redis_url = redis_url or os.environ.get("ENGINE_HARNESS_REDIS_URL", DEFAULT_REDIS_URL)
     if private_redis:
         own_redis = PrivateRedis(tmp)
         own_redis.start()
@@ -198,11 +202,11 @@ def start_engine(
         "SECRET_KEY": "harness-" + secrets.token_hex(16),
         "SIMULATOR_URL": f"http://127.0.0.1:{sim_port}",
         "LOG_LEVEL": "WARNING",
-        "PRICE_MONITOR_MS": str(monitor_ms),
         "WEBHOOK_RATE_LIMIT_ADDRESS": "10000000 per minute",
         "WEBHOOK_RATE_LIMIT_USER": "10000000 per minute",
         "REGISTER_RATE_LIMIT": "1000 per minute",  # the scenarios register several traders
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        **({"PRICE_MONITOR_MS": str(monitor_ms)} if monitor_ms is not None else {}),
         **(extra_env or {}),
     }
     try:

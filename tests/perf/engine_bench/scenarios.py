@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from tests.perf import bench_risk, bench_signal_to_order, bench_tick_to_close, bench_webhooks
+from tests.perf.common import register_trader
 from tests.perf.engine_bench.launcher import ROOT, EngineRun, pg
 from tests.sim_support import free_port
 from tests.stack import web_command
@@ -365,26 +366,11 @@ def risk_eval(run: EngineRun, groups: int, rounds: int) -> list[dict]:
 
 
 def _register(base: str) -> tuple[dict, str]:
+    """A reader with a simulated Binance spot account: (auth header, username)."""
     name = f"reader_{secrets.token_hex(3)}"
-    with httpx.Client(base_url=base, timeout=30) as http:
-        r = http.post(
-            "/api/auth/register",
-            json={"email": f"{name}@example.com", "username": name, "password": PASSWORD},
-        )
-        r.raise_for_status()
-        auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        http.post(
-            "/api/accounts",
-            headers=auth,
-            json={
-                "exchange": "binance",
-                "market_type": "spot",
-                "mode": "simulated",
-                "api_key": f"reader-key-{name}",
-                "api_secret": "reader-secret",
-                "label": "reader",
-            },
-        ).raise_for_status()
+    auth, _ = register_trader(
+        base, name, f"reader-key-{name}", "reader-secret", label="reader", password=PASSWORD
+    )
     return auth, name
 
 

@@ -8,9 +8,8 @@ import DashboardView from './DashboardView.vue'
 import * as dashboardApi from '@/api/dashboard'
 import * as onboardingApi from '@/api/onboarding'
 import { useDashboardStore } from '@/stores/dashboard'
-import { useSessionStore } from '@/stores/session'
 import { makeAlert, makeDashboard, makeEngine, makeProgress } from '@/testing/dashboard'
-import type { Role } from '@/types/auth'
+import { signInAs } from '@/testing/session'
 
 vi.mock('@/api/dashboard', () => ({
   fetchDashboard: vi.fn(),
@@ -44,17 +43,6 @@ async function mountPage(pinia: Pinia) {
   const wrapper = mount(Page, { global: { plugins: [pinia, router] }, attachTo: document.body })
   await flushPromises()
   return wrapper
-}
-
-function signInAs(role: Role): void {
-  useSessionStore().user = {
-    id: 'u1',
-    email: 'x@example.com',
-    username: 'x',
-    role,
-    webhook_url: 'https://engine.example/api/webhook/u1',
-    created_at: '2026-11-01T00:00:00Z',
-  }
 }
 
 function inBody(selector: string): HTMLElement | null {

@@ -6,9 +6,8 @@ import { createPinia, setActivePinia, type Pinia } from 'pinia'
 import QueueView from './QueueView.vue'
 import * as api from '@/api/queue'
 import { useQueueStore } from '@/stores/queue'
-import { useSessionStore } from '@/stores/session'
-import type { Role } from '@/types/auth'
 import type { QueuedSignal } from '@/types/queue'
+import { signInAs } from '@/testing/session'
 
 vi.mock('@/api/queue', () => ({ fetchPool: vi.fn(), fetchQueue: vi.fn(), queueAction: vi.fn() }))
 
@@ -32,17 +31,6 @@ function row(id: string, rank: number, extra: Partial<QueuedSignal> = {}): Queue
     priority_rank: rank,
     is_pyramid_continuation: false,
     ...extra,
-  }
-}
-
-function signIn(role: Role): void {
-  useSessionStore().user = {
-    id: 'me',
-    email: 'me@example.com',
-    username: 'me',
-    role,
-    webhook_url: 'http://x/api/webhook/me',
-    created_at: '2026-11-01T00:00:00Z',
   }
 }
 
@@ -83,7 +71,7 @@ describe('QueueView', () => {
   })
 
   it('draws the slots filled and empty and the queue in priority order', async () => {
-    signIn('trader')
+    signInAs('trader', 'me')
     const wrapper = await mountPage(pinia)
     const slots = wrapper.findAll('[data-testid="pool-slot"]').map((s) => s.attributes('data-state'))
     expect(slots).toEqual(['held', 'held', 'held', 'free'])
@@ -99,7 +87,7 @@ describe('QueueView', () => {
   })
 
   it('updates live from queue.updated and pool.updated', async () => {
-    signIn('viewer')
+    signInAs('viewer', 'me')
     const wrapper = await mountPage(pinia)
     const store = useQueueStore()
     store.onQueueUpdated({ items: [row('b', 1), row('c', 2)], total: 2 })
@@ -112,7 +100,7 @@ describe('QueueView', () => {
   })
 
   it('hides the action buttons from viewers', async () => {
-    signIn('viewer')
+    signInAs('viewer', 'me')
     const wrapper = await mountPage(pinia)
     expect(wrapper.findAll('[data-testid="queue-row"]')).toHaveLength(2)
     expect(wrapper.find('[data-testid="queue-promote"]').exists()).toBe(false)
@@ -120,7 +108,7 @@ describe('QueueView', () => {
   })
 
   it('asks for confirmation before removing, then removes', async () => {
-    signIn('trader')
+    signInAs('trader', 'me')
     vi.mocked(api.queueAction).mockResolvedValueOnce({ id: 'a', status: 'removed' })
     const wrapper = await mountPage(pinia)
     await wrapper.findAll('[data-testid="queue-remove"]')[0]?.trigger('click')
@@ -135,7 +123,7 @@ describe('QueueView', () => {
   })
 
   it('shows the empty state', async () => {
-    signIn('trader')
+    signInAs('trader', 'me')
     vi.mocked(api.fetchQueue).mockReset().mockResolvedValue({ items: [], total: 0 })
     const wrapper = await mountPage(pinia)
     expect(wrapper.find('[data-testid="queue-empty"]').exists()).toBe(true)

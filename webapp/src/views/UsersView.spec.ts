@@ -6,7 +6,7 @@ import { createPinia, setActivePinia, type Pinia } from 'pinia'
 import UsersView from './UsersView.vue'
 import * as usersApi from '@/api/users'
 import * as logsApi from '@/api/logs'
-import { useSessionStore } from '@/stores/session'
+import { signInAs } from '@/testing/session'
 import type { Role } from '@/types/auth'
 
 vi.mock('@/api/users', () => ({
@@ -23,17 +23,6 @@ enableAutoUnmount(afterEach)
 const Page = defineComponent({
   render: () => h(NMessageProvider, null, { default: () => h(UsersView) }),
 })
-
-function signIn(role: Role): void {
-  useSessionStore().user = {
-    id: 'me',
-    email: 'me@example.com',
-    username: 'me',
-    role,
-    webhook_url: 'http://x/api/webhook/me',
-    created_at: '2026-11-01T00:00:00Z',
-  }
-}
 
 async function mountPage(pinia: Pinia) {
   const wrapper = mount(Page, { global: { plugins: [pinia] }, attachTo: document.body })
@@ -74,7 +63,7 @@ describe('UsersView role gating', () => {
   })
 
   it.each<Role>(['viewer', 'trader', 'manager'])('shows a %s that only admins manage users, and asks nothing', async (role) => {
-    signIn(role)
+    signInAs(role, 'me')
     const wrapper = await mountPage(pinia)
     expect(wrapper.find('[data-testid="users-forbidden"]').exists()).toBe(true)
     expect(wrapper.find('[data-testid="users-table"]').exists()).toBe(false)
@@ -83,7 +72,7 @@ describe('UsersView role gating', () => {
   })
 
   it('lists users for an admin, who cannot demote or deactivate themself', async () => {
-    signIn('admin')
+    signInAs('admin', 'me')
     const wrapper = await mountPage(pinia)
     const rows = wrapper.findAll('[data-testid="user-row"]')
     expect(rows.map((r) => r.attributes('data-username'))).toEqual(['me', 'bob'])
