@@ -131,7 +131,7 @@ def test_a_run_and_a_control_announce_the_change_without_the_panel(app, client, 
     the schedule — not the panel: no group rows, a few hundred bytes. The next run is the
     last one plus the default `evaluation_interval_sec` (60 s), as `GET /api/risk` says."""
     user, headers = make_user("trader")
-    group = _group(app, user, pyramid_count=1, total_dca_legs=1, filled_dca_legs=1)
+    group = make_group(app, user, pyramid_count=1, total_dca_legs=1, filled_dca_legs=1)
     assert client.post("/api/risk/run", headers=headers).json["outcome"] == "no_action"
     ((room, notice),) = [(to, p) for e, to, p in emitted if e == "risk.updated"]
     assert room == f"user:{user.id}"
@@ -159,8 +159,8 @@ def test_a_timer_no_evaluation_stored_yet_starts_at_the_next_one(app, client, ma
     stored one, which later reads repeat. A group whose legs are not all filled has no timer
     and nothing pending."""
     user, headers = make_user("trader")
-    full = _group(app, user, pyramid_count=1, total_dca_legs=2, filled_dca_legs=2)
-    partial = _group(app, user, pyramid_count=1, total_dca_legs=2, filled_dca_legs=1)
+    full = make_group(app, user, pyramid_count=1, total_dca_legs=2, filled_dca_legs=2)
+    partial = make_group(app, user, pyramid_count=1, total_dca_legs=2, filled_dca_legs=1)
 
     def rows() -> dict:
         body = client.get("/api/risk", headers=headers).json
