@@ -178,3 +178,19 @@ def stack(app, test_env, tmp_path_factory):
     running = start_stack(ROOT, test_env, tmp_path_factory.mktemp("stack-logs"))
     yield running
     running.stop()
+
+
+@pytest.fixture
+def down(stack):
+    """Stops the worker pool and the scheduler with SIGKILL when asked; always brings the
+    scheduler (and a worker, if none runs) back afterwards."""
+
+    def kill() -> None:
+        stack.kill("worker")
+        stack.kill("scheduler")
+
+    yield kill
+    if stack.processes["scheduler"].poll() is not None:
+        stack.start("scheduler")
+    if stack.processes["worker"].poll() is not None:
+        stack.start("worker")

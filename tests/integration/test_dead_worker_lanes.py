@@ -78,7 +78,8 @@ def _killed_mid_signal(stall: str, lane: str) -> tuple[int, float]:
 
 
 @pytest.mark.parametrize("stall", ["deciding", "recorded"])
-def test_a_dead_drivers_lane_is_driven_again_at_once_in_order(app, client, trader, stall):
+def test_a_dead_drivers_lane_is_driven_again_at_once_in_order(app, client, trader, down, stall):
+    down()  # the session's stack shares the queues: its workers must not take the lane's jobs
     user, secret = trader
     first = _send(client, user, tv_alert(secret))
     lane = first.lane

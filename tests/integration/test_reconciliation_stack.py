@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 import redis
 from rq import Queue
 
@@ -22,22 +21,6 @@ from tests.conftest import TEST_REDIS
 from tests.lifecycle_support import D, entries, legs, make_trader, only_group, settled, wait_for
 
 P = "64250.5"
-
-
-@pytest.fixture
-def down(stack):
-    """Stops the worker pool and the scheduler with SIGKILL when asked; always brings the
-    scheduler (and a worker, if none runs) back afterwards."""
-
-    def kill() -> None:
-        stack.kill("worker")
-        stack.kill("scheduler")
-
-    yield kill
-    if stack.processes["scheduler"].poll() is not None:
-        stack.start("scheduler")
-    if stack.processes["worker"].poll() is not None:
-        stack.start("worker")
 
 
 def _repairs(user_id) -> list[str]:
