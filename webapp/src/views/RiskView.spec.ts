@@ -7,8 +7,7 @@ import RiskView from './RiskView.vue'
 import { timerRemaining, timerText } from '@/components/risk/timer'
 import { fetchRiskActions, fetchRiskPanel, runRiskNow, setRiskControl } from '@/api/risk'
 import { useRiskStore } from '@/stores/risk'
-import { useSessionStore } from '@/stores/session'
-import type { Role } from '@/types/auth'
+import { signInAs } from '@/testing/session'
 import type { RiskGroup, RiskPanel } from '@/types/risk'
 
 vi.mock('@/api/risk', () => ({
@@ -94,17 +93,6 @@ function panel(): RiskPanel {
     last_run_at: null,
     next_run_at: null,
     last_action: null,
-  }
-}
-
-function signInAs(role: Role): void {
-  useSessionStore().user = {
-    id: 'u',
-    email: 'u@example.com',
-    username: 'u',
-    role,
-    webhook_url: 'https://engine.example/api/webhook/u',
-    created_at: '2026-11-01T00:00:00Z',
   }
 }
 
