@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -79,18 +81,20 @@ def test_bench_quick_writes_every_scenario(tmp_path, harness_redis):
 
 
 def test_chaos_quick_drills_report_every_invariant(tmp_path, harness_redis):
-    """Two short drills (a worker killed mid-stream, the web process restarted) against the
-    real stack: each row carries the summary columns and the run passes or names why not."""
+    """Three short drills (a worker killed mid-stream, the web process restarted, the run's
+    private PostgreSQL server stopped and started again) against the real stack: each row
+    carries the summary columns and the run passes or names why not."""
     from tests.perf.engine_bench import chaos
 
     out, doc = tmp_path / "chaos.json", tmp_path / "reliability.md"
+    clusters_before = set(Path(tempfile.gettempdir()).glob("engine-pg-*"))
     code = chaos.main(
         [
             "--quick",
             "--workers",
             "2",
             "--only",
-            "worker_kill9,web_restart",
+            "worker_kill9,web_restart,postgres_restart",
             "--json",
             str(out),
             "--doc",
@@ -99,10 +103,16 @@ def test_chaos_quick_drills_report_every_invariant(tmp_path, harness_redis):
     )
     results = json.loads(out.read_text())
     drills = results["drills"]
-    assert [d["drill"] for d in drills] == ["worker_kill9", "web_restart"]
+    assert [d["drill"] for d in drills] == ["worker_kill9", "web_restart", "postgres_restart"]
     for d in drills:
         assert {"signals", "orders", "duplicates", "lost", "repaired", "ok", "violations"} <= set(d)
         assert d["signals"] > 0, d
         assert d["ok"] == (not d["violations"])
     assert code == (0 if all(d["ok"] for d in drills) else 1)
+    restart = drills[2]["detail"]
+    assert restart["restarts"] == ["fast", "immediate"], restart
+    # the server was really down: webhooks were refused meanwhile (503, exempt from the rule)
+    assert restart["webhook_5xx_exempt"] > 0, restart
+    left = set(Path(tempfile.gettempdir()).glob("engine-pg-*")) - clusters_before
+    assert not left, f"private cluster left behind: {left}"
     assert "| drill | signals | orders | duplicates | lost | repaired | result |" in doc.read_text()

@@ -4,11 +4,11 @@ continuous stream of signals and price moves and each ending with an invariant c
     .venv/bin/python -m tests.perf.engine_bench.chaos [--quick] [--only drill,...]
         [--json chaos-results.json] [--doc docs/reliability.md | --no-doc]
 
-The stack is tests/stack.py's (launcher.start_engine) with a private redis-server on its own
-port (the `redis_restart` drill kills it and starts it again empty; the shared 6379 is never
-touched). PostgreSQL is the shared server on 5432, which must not be restarted: the
-`postgres_restart` drill instead terminates every connection the engine holds to its database
-(`pg_terminate_backend`) — what the engine sees of a server restart — twice.
+The stack is tests/stack.py's (launcher.start_engine) with a private redis-server and a private
+PostgreSQL cluster, each on its own port: the `redis_restart` drill kills the redis-server and
+starts it again empty, the `postgres_restart` drill stops the PostgreSQL server (once cleanly,
+once as a crash) and starts it again after a few seconds of refused connections. The shared
+6379 and 5432 are never touched.
 
 Every drill starts from an empty pool and queue (exit signals, then manual closes) and its
 stream mixes entries and exits, so groups open and close (entry and close orders) while the
@@ -25,8 +25,8 @@ Invariants after each drill (once the stream stopped and the engine settled):
   last, whoever brought them in (`kill9_mid_send` must have some; how many the
   reconciliation's own repair lines name is in the JSON);
 - pool: open (slot-holding) groups never above max_open_groups (sampled every 0.25 s);
-- no 5xx from the webhook endpoint while PostgreSQL and Redis are up (a short window around
-  a Redis restart or a connection kill is exempt, and reported);
+- no 5xx from the webhook endpoint while PostgreSQL and Redis are up (a Redis or PostgreSQL
+  restart's down time and 3 s after it are exempt, and reported);
 - the engine status (GET /api/engine) shows `degraded` while the exchange is down and comes
   back by itself;
 - the drill placed at least `min_entries` entry orders (`sim_down`: tried while down).
@@ -75,6 +75,7 @@ FULL = {
     "rate": 4,
     "settle_s": 90,
     "sim_down_s": 30,
+    "pg_down_s": 5,
     "kill_every_s": 4,
     "recover_s": 30,
     "drain_s": 60,  # at most, emptying the pool before a drill
@@ -85,6 +86,7 @@ QUICK = {
     "rate": 3,
     "settle_s": 45,
     "sim_down_s": 12,
+    "pg_down_s": 2,
     "kill_every_s": 2,
     "recover_s": 4,
     "drain_s": 10,
@@ -394,21 +396,21 @@ def drill_web_restart(run: EngineRun, p: dict, exempt: list) -> dict:
 
 
 def drill_postgres_restart(run: EngineRun, p: dict, exempt: list) -> dict:
-    """Every engine connection to its database terminated (twice): a PostgreSQL restart as
-    the engine sees it, without restarting the shared server."""
-    terminated = 0
-    for _ in range(2):
+    """The run's private PostgreSQL server restarted twice mid-stream, down `pg_down_s` each
+    time (connections refused meanwhile): first a clean shutdown (`pg_ctl stop -m fast`, what
+    a service restart does), then a crash (`-m immediate`: no shutdown checkpoint, crash
+    recovery at the next start)."""
+    downs = []
+    for mode in ("fast", "immediate"):
         time.sleep(p["drill_s"] / 3)
         t = time.monotonic()
-        rows = pg(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-            "AND pid <> pg_backend_pid()",
-            args=(run.db_name,),
-        )
-        terminated += len(rows or [])
-        exempt.append((t, t + 2))
+        run.private_postgres.stop(mode)
+        time.sleep(p["pg_down_s"])
+        run.private_postgres.start()
+        downs.append(round(time.monotonic() - t, 1))
+        exempt.append((t, time.monotonic() + 3))
     time.sleep(p["drill_s"] / 3)
-    return {"connections_terminated": terminated}
+    return {"restarts": ["fast", "immediate"], "down_s": downs}
 
 
 def drill_redis_restart(run: EngineRun, p: dict, exempt: list) -> dict:
@@ -726,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     run = start_engine(
         workers=args.workers,
         private_redis=True,
+        private_postgres=True,
         # Reconciliation every 5 s and a 1.5 s exchange timeout, so a drill's repairs and the
         # breaker (5 consecutive failures) happen within the drill's minute, not after it.
         # The fill monitor every 10 s (2 s by default): it repairs what a dead sender left as

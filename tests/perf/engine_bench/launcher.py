@@ -1,4 +1,5 @@
-"""The engine's whole stack for a harness run: a fresh PostgreSQL database, a Redis database
+"""The engine's whole stack for a harness run: a fresh PostgreSQL database (on the shared
+server, or on a private cluster of its own for drills that restart PostgreSQL), a Redis database
 (or a private redis-server on its own port, for drills that restart Redis), the exchange
 simulator, migrations, then web (gunicorn + gevent), the worker pool, scheduler and price
 monitor through tests/stack.py — the launcher the integration tests use too."""
@@ -6,7 +7,9 @@ monitor through tests/stack.py — the launcher the integration tests use too.""
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import pwd
 import secrets
 import shutil
 import subprocess
@@ -88,6 +91,82 @@ class PrivateRedis:
             self.proc.wait(timeout=10)
 
 
+def postgres_bindir() -> Path:
+    """Where initdb and pg_ctl live: POSTGRES_BINDIR, else the newest Debian/Ubuntu
+    /usr/lib/postgresql/<major>/bin, else the folder of an `initdb` on PATH."""
+    if os.environ.get("POSTGRES_BINDIR"):
+        return Path(os.environ["POSTGRES_BINDIR"])
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).parent
+    raise RuntimeError("initdb not found: install PostgreSQL's server or set POSTGRES_BINDIR")
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the harness's own: initdb into a temporary folder, its own
+    loopback port, trust auth. The `postgres_restart` drill stops this server and starts it
+    again (the shared 5432 is never touched). PostgreSQL refuses to run as root, so under
+    root its programs run as the `postgres` system user (runuser) and the folder is theirs."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="engine-pg-"))
+        self.data = self.dir / "data"
+        self.bindir = postgres_bindir()
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.dir, owner.pw_uid, owner.pw_gid)
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _pg(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [str(self.bindir / program), *args]
+        if self.as_root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if check and done.returncode != 0:
+            log = self.dir / "server.log"
+            tail = log.read_text()[-1500:] if log.exists() else ""
+            raise RuntimeError(f"{program} {' '.join(args)} failed: {done.stderr.strip()}\n{tail}")
+        return done
+
+    def init(self) -> None:
+        self._pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                 "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"port = {self.port}\n"
+                "listen_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.dir}'\n"
+                "max_connections = 200\n"
+            )
+        self.start()
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections (after crash recovery)."""
+        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"),
+                 "-w", "-t", "120", "start")  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast`: a clean shutdown (what a service restart does); `immediate`: the server
+        quits without a shutdown checkpoint, as in a crash, and recovers at the next start."""
+        self._pg("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop",
+                 check=False)  # fmt: skip
+
+    def destroy(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 @dataclass
 class EngineRun:
     """Everything one run started; `close()` stops it and drops the database."""
@@ -101,6 +180,7 @@ class EngineRun:
     prefix: str
     tmp: Path
     private_redis: PrivateRedis | None = None
+    private_postgres: PrivatePostgres | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -128,8 +208,11 @@ class EngineRun:
             self.private_redis.kill()
         else:
             forget_redis_keys(self.redis_url, self.prefix)
-        with contextlib.suppress(psycopg2.Error):
-            pg(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        if self.private_postgres is not None:
+            self.private_postgres.destroy()
+        else:
+            with contextlib.suppress(psycopg2.Error):
+                pg(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
         if not keep_logs:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -170,16 +253,28 @@ def start_engine(
     workers: int = 4,
     web_workers: int = 1,
     private_redis: bool = False,
+    private_postgres: bool = False,
     monitor_ms: int | None = 100,
     extra_env: dict | None = None,
     redis_url: str | None = None,
 ) -> EngineRun:
     """Start the whole stack. `monitor_ms` None keeps the engine's own price-monitor period;
     `redis_url` is the shared Redis database to use (the benchmark scripts pass their
-    BENCH_REDIS_URL), else ENGINE_HARNESS_REDIS_URL or database 7."""
+    BENCH_REDIS_URL), else ENGINE_HARNESS_REDIS_URL or database 7. `private_postgres` puts the
+    database on a cluster of the run's own (PrivatePostgres) instead of the shared server."""
     run_id = secrets.token_hex(3)
     db_name = f"engine_harness_{run_id}"
-    db_url = f"{ADMIN_PG.rsplit('/', 1)[0]}/{db_name}"
+    own_pg = None
+    admin_pg = ADMIN_PG
+    if private_postgres:
+        own_pg = PrivatePostgres()
+        try:
+            own_pg.init()
+        except BaseException:
+            own_pg.destroy()
+            raise
+        admin_pg = own_pg.admin_url
+    db_url = f"{admin_pg.rsplit('/', 1)[0]}/{db_name}"
     prefix = f"eh{run_id}:"
     tmp = Path(tempfile.mkdtemp(prefix="engine-harness-"))
     own_redis = None
@@ -188,7 +283,7 @@ def start_engine(
         own_redis = PrivateRedis(tmp)
         own_redis.start()
         redis_url = own_redis.url
-    pg(f'CREATE DATABASE "{db_name}"')
+    pg(f'CREATE DATABASE "{db_name}"', admin_pg)
     sim_port = free_port()
     simulator = start_simulator(sim_port)
     env = {
@@ -222,6 +317,11 @@ def start_engine(
         stop(simulator)
         if own_redis:
             own_redis.kill()
-        pg(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        if own_pg:
+            own_pg.destroy()
+        else:
+            pg(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         raise
-    return EngineRun(stack, simulator, sim_port, db_name, db_url, redis_url, prefix, tmp, own_redis)
+    return EngineRun(
+        stack, simulator, sim_port, db_name, db_url, redis_url, prefix, tmp, own_redis, own_pg
+    )
