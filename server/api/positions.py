@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from server.api.errors import ApiError
 from server.api.guard import current_user, require_role
@@ -31,7 +31,8 @@ def list_positions():
             "status must be open, closed or all",
             fields={"status": ["must be one of: open, closed, all"]},
         )
-    return jsonify({"items": group_list.list_groups(current_user().id, _STATUS_FILTERS[status])})
+    items = group_list.list_json(current_user().id, _STATUS_FILTERS[status])
+    return Response(f'{{"items":{items}}}', mimetype="application/json")
 
 
 @bp.get("/<group_id>")

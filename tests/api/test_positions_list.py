@@ -101,7 +101,7 @@ def _odd_groups(user) -> list[PositionGroup]:
         timeframe=5,
         side="long",
         status="failed",
-        failure_reason="précision: quantity below the minimum «0.001»",
+        failure_reason='précision: quantity below the minimum «0.001»\n"tab"\there \\ \x01',
         closed_at=CREATED,
         created_at=CREATED - timedelta(days=1),
     )
@@ -122,18 +122,31 @@ def _odd_groups(user) -> list[PositionGroup]:
     return [bare, failed, odd]
 
 
+def _compact(value) -> str:
+    """JSON as the list is written on both databases: compact, non-ASCII as UTF-8."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def test_a_list_row_is_the_event_group_byte_for_byte(app, client, make_user):
     """API.md: live events carry the same shape as the REST resource — each list row and
     `group_out` of the stored model (what `group.updated` publishes) serialise to the same
-    JSON text, for odd values too."""
+    JSON text, for odd values too. PostgreSQL writes the body itself: it is exactly the
+    compact JSON of those dicts, escapes (quote, backslash, newline, control characters)
+    and non-ASCII text included."""
     user, h = make_user("trader")
     with app.app_context():
         groups = _odd_groups(user)
         stored = {str(g.id): group_out(PositionGroup.get_by_id(g.id)) for g in groups}
-    items = client.get("/api/positions?status=all", headers=h).json["items"]
+    response = client.get("/api/positions?status=all", headers=h)
+    assert response.mimetype == "application/json"
+    items = response.json["items"]
     assert len(items) == 3
     for item in items:
         assert json.dumps(item) == json.dumps(stored[item["id"]])
+    newest_first = [stored[str(g.id)] for g in (groups[0], groups[2], groups[1])]
+    assert response.get_data(as_text=True) == _compact({"items": newest_first})
+    failed = stored[str(groups[1].id)]
+    assert failed["failure_reason"].endswith('\n"tab"\there \\ \x01')
     odd = stored[str(groups[2].id)]
     assert odd["weighted_avg_entry"] == "0.000000123456789012345678"
     assert odd["total_filled_quantity"] == "123456789012345678901234567890.5"
@@ -146,7 +159,7 @@ def test_sqlite_list_is_written_as_on_postgresql(app, tmp_path):
     writers instead of PostgreSQL's: the same rows, the same JSON text."""
     from server.persistence.db import db, init_db
     from server.persistence.migrate import upgrade
-    from server.services.group_list import list_groups
+    from server.services.group_list import list_json
     from server.services.users import create_user
 
     previous = db.obj
@@ -157,13 +170,12 @@ def test_sqlite_list_is_written_as_on_postgresql(app, tmp_path):
             user = create_user("lite@example.com", "lite", "Passw0rd-ok", Role.TRADER)
             groups = _odd_groups(user)
             stored = {str(g.id): group_out(PositionGroup.get_by_id(g.id)) for g in groups}
-            items = list_groups(user.id, None)
+            text = list_json(user.id, None)
     finally:
         database.close()
         db.initialize(previous)
-    assert [g["id"] for g in items] == [str(g.id) for g in (groups[0], groups[2], groups[1])]
-    for item in items:
-        assert json.dumps(item) == json.dumps(stored[item["id"]])
+    newest_first = [stored[str(g.id)] for g in (groups[0], groups[2], groups[1])]
+    assert text == _compact(newest_first)
 
 
 def test_status_filter_newest_first(app, client, make_user):

@@ -18,6 +18,7 @@ MIGRATIONS = [
     "003_position_lifecycle",
     "004_performance_indexes",
     "005_pool_queue",
+    "006_positions_list_index",
 ]
 EXTREMES = [
     Decimal("0.000000012345678901"),
