@@ -32,7 +32,7 @@ def list_positions():
             fields={"status": ["must be one of: open, closed, all"]},
         )
     items = group_list.list_json(current_user().id, _STATUS_FILTERS[status])
-    return Response(f'{{"items":{items}}}', mimetype="application/json")
+    return Response(b'{"items":' + items + b"}", mimetype="application/json")
 
 
 @bp.get("/<group_id>")

@@ -123,16 +123,15 @@ def _odd_groups(user) -> list[PositionGroup]:
 
 
 def _compact(value) -> str:
-    """JSON as the list is written on both databases: compact, non-ASCII as UTF-8."""
+    """JSON as the list is written (orjson): compact, non-ASCII as UTF-8."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def test_a_list_row_is_the_event_group_byte_for_byte(app, client, make_user):
     """API.md: live events carry the same shape as the REST resource — each list row and
     `group_out` of the stored model (what `group.updated` publishes) serialise to the same
-    JSON text, for odd values too. PostgreSQL writes the body itself: it is exactly the
-    compact JSON of those dicts, escapes (quote, backslash, newline, control characters)
-    and non-ASCII text included."""
+    JSON text, for odd values too. The body is exactly the compact JSON of those dicts,
+    escapes (quote, backslash, newline, control characters) and non-ASCII text included."""
     user, h = make_user("trader")
     with app.app_context():
         groups = _odd_groups(user)
@@ -175,7 +174,7 @@ def test_sqlite_list_is_written_as_on_postgresql(app, tmp_path):
         database.close()
         db.initialize(previous)
     newest_first = [stored[str(g.id)] for g in (groups[0], groups[2], groups[1])]
-    assert text == _compact(newest_first)
+    assert text.decode() == _compact(newest_first)
 
 
 def test_status_filter_newest_first(app, client, make_user):

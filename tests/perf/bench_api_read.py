@@ -86,9 +86,9 @@ def run(args, db_url: str) -> dict:
         db.obj.execute_sql = original
         print("\n".join(f"{n}. {sql}" for n, sql in enumerate(seen, 1)))
     if args.explain:
-        from server.services.group_list import json_array_sql
+        from server.services.group_list import written_query
 
-        sql, params = json_array_sql(user.id, None)
+        sql, params = db.obj.get_sql_context().sql(written_query(user.id, None)).query()
         plan = db.obj.execute_sql(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params).fetchall()
         print("\n".join(line for (line,) in plan))
     if args.profile:
