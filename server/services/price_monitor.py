@@ -10,8 +10,11 @@ workers.price_monitor`):
    parallel; a public read, any account of the venue will do);
 3. for every (venue, symbol, price) the index answers which groups' triggers were crossed —
    two `ZRANGEBYSCORE`s per symbol in one pipeline, whatever the number of groups — and each
-   crossed group not handed over in the last `FIRE_TTL_MS` goes to a worker
-   (`workers.jobs.positions.evaluate_take_profit` on the `orders` queue) with the price;
+   crossed group not already handed over goes to a worker
+   (`workers.jobs.positions.evaluate_take_profit` on the `orders` queue) with the price. A
+   group stays handed over until its evaluation reports back, then for `RECROSS_AFTER_MS`
+   if its trigger did not move (`state.tp_index`): a move that crosses thousands of groups
+   queues one evaluation each, not one every few seconds each while the workers catch up;
 4. the prices are published to Redis (`tp_index.set_prices`: the close routine's reference
    for the minimum-notional check, the queue's loss ranking later).
 
@@ -47,7 +50,6 @@ from server.state.tp_index import TriggerIndex, Watched
 
 log = logging.getLogger(__name__)
 
-FIRE_TTL_MS = 2_000  # a crossing already handed over waits this long before it is re-sent
 PNL_EVERY_SECONDS = 1.0  # group.updated / price.tick: at most this often per group / symbol
 ERROR_LOG_EVERY_SECONDS = 30.0
 HEARTBEAT = "{prefix}engine:price-monitor:heartbeat"
@@ -63,9 +65,8 @@ class CycleResult:
 class PriceMonitor:
     """One monitor per stack (a second one is harmless: crossings are handed over once)."""
 
-    def __init__(self, app: Flask, *, fire_ttl_ms: int = FIRE_TTL_MS) -> None:
+    def __init__(self, app: Flask) -> None:
         self.app = app
-        self.fire_ttl_ms = fire_ttl_ms
         self._version = -1
         self._epoch: str | None = None
         self._watched: dict[str, Watched] = {}
@@ -192,7 +193,7 @@ class PriceMonitor:
         crossed = idx.crossed((v, s, p) for (v, s), p in prices.items())
         if crossed:
             chosen = dict(crossed)
-            fresh = idx.fire(list(chosen), self.fire_ttl_ms)
+            fresh = idx.fire(list(chosen))
             result.fired = [(g, chosen[g]) for g in fresh]
             self._hand_over(result.fired)
         by_venue: dict[str, dict[str, Decimal]] = defaultdict(dict)

@@ -62,7 +62,14 @@ from server.services.precision import rules_for
 
 log = logging.getLogger(__name__)
 
-__all__ = ["book_tp_fills", "evaluate_group", "on_leg_filled", "settle", "sweep"]
+__all__ = [
+    "book_tp_fills",
+    "evaluate_group",
+    "evaluation_over",
+    "on_leg_filled",
+    "settle",
+    "sweep",
+]
 
 RESTING_MODES = frozenset({TpMode.PER_LEG.value, TpMode.HYBRID.value})
 STUCK_CLOSING = timedelta(seconds=30)
@@ -223,15 +230,22 @@ def _place_missing(group: PositionGroup, book: Book) -> int:
 # --------------------------------------------------------------------------- evaluation
 
 
-def evaluate_group(group_id, price: Decimal) -> str:
-    """The monitor saw `price` cross the group's trigger (module docstring); returns the
-    group's status afterwards."""
+def evaluation_over(group_id, trigger_moved: bool) -> None:
+    """An evaluation handed over by the monitor ended: the group may be handed over again
+    (at once if its trigger moved, else after `tp_index.RECROSS_AFTER_MS`)."""
+    index().evaluated(str(group_id), trigger_moved)
+
+
+def evaluate_group(group_id, price: Decimal) -> tuple[str, bool]:
+    """The monitor saw `price` cross the group's trigger (module docstring). Returns the
+    group's status afterwards and whether its trigger moved (a new one may be crossed at
+    once); the caller reports the end to `evaluation_over`, however it ended."""
     with group_lock(group_id):
         group = PositionGroup.get_by_id(group_id)
         if group.status not in TRADING:
             if group.status != GroupStatus.CLOSING.value:
                 index().remove(str(group_id))
-            return group.status
+            return group.status, False
         account = ExchangeAccount.get_by_id(group.account_id)
         rules = rules_for(account, group.symbol)
         book = load(group)
@@ -240,17 +254,17 @@ def evaluate_group(group_id, price: Decimal) -> str:
             aggregate_percent=aggregate_percent(group), rules=rules,
         )  # fmt: skip
         if decision.close_all:
-            return closing.close_locked(
+            closed = closing.close_locked(
                 group_id, decision.reason, "aggregate_tp", price=price, group=group, book=book
-            ).status
+            )
+            return closed.status, False
         before = index().get(str(group_id))
         for close in decision.close_legs:
             _close_leg(group, book, close, account, price)
         group = settle(group_id)
         after = index().get(str(group_id))
-        if after is None or before is None or after.trigger != before.trigger:
-            index().unfire(str(group_id))  # a new trigger may be crossed at once
-        return group.status
+        moved = after is None or before is None or after.trigger != before.trigger
+        return group.status, moved
 
 
 def _close_leg(group, book: Book, close: LegClose, account, price: Decimal) -> None:

@@ -51,6 +51,14 @@ redis.call('LTRIM', KEYS[2], -tonumber(ARGV[1]), -1)
 return v
 """
 FIRED = "{prefix}engine:tp-fired:{group}"
+# A crossing handed to a worker is not handed over again until its evaluation reports back
+# (`evaluated`) — at most one evaluation per group waits in the queue, however many groups a
+# price move crosses and however far behind the workers are — or until this lease ran out (the
+# worker died mid-evaluation; the take-profit sweep finishes a stuck close meanwhile).
+HANDED_OVER_MS = 60_000
+# After an evaluation that left the group's trigger where it was (a resting TP not filled yet,
+# a lock not got), the same crossing is handed over again after this long.
+RECROSS_AFTER_MS = 2_000
 PRICE = "{prefix}engine:price:{venue}"
 
 
@@ -262,8 +270,8 @@ class TriggerIndex:
                 out.append((group_id, price))
         return out
 
-    def fire(self, group_ids: Iterable[str], ttl_ms: int) -> list[str]:
-        """The groups not handed to a worker in the last `ttl_ms` (and marks them)."""
+    def fire(self, group_ids: Iterable[str], ttl_ms: int = HANDED_OVER_MS) -> list[str]:
+        """The groups not handed to a worker now (and marks them handed over for `ttl_ms`)."""
         group_ids = list(group_ids)
         if not group_ids:
             return []
@@ -272,9 +280,14 @@ class TriggerIndex:
             pipe.set(FIRED.format(prefix=self.prefix, group=group_id), "1", nx=True, px=ttl_ms)
         return [g for g, fresh in zip(group_ids, pipe.execute(), strict=True) if fresh]
 
-    def unfire(self, group_id: str) -> None:
-        """Let the next crossing of `group_id` through at once (its evaluation is done)."""
-        self.client.delete(FIRED.format(prefix=self.prefix, group=group_id))
+    def evaluated(self, group_id: str, trigger_moved: bool) -> None:
+        """An evaluation of `group_id` finished: a moved trigger may be crossed at once; the
+        same trigger is handed over again after RECROSS_AFTER_MS."""
+        key = FIRED.format(prefix=self.prefix, group=group_id)
+        if trigger_moved:
+            self.client.delete(key)
+        else:
+            self.client.set(key, "1", px=RECROSS_AFTER_MS)
 
     # --- last prices --------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The take-profit trigger index in the real Redis: a price only reaches the groups whose
 trigger it crossed (longs at or below it, shorts at or above it), per venue and symbol;
-crossings are handed over once; a rebuild never overwrites a fresher entry."""
+crossings are handed over once until evaluated; a rebuild never overwrites a fresher entry."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from decimal import Decimal as D
 
 import pytest
 
-from server.state.tp_index import TriggerIndex, Watched
+from server.state.tp_index import (
+    FIRED,
+    HANDED_OVER_MS,
+    RECROSS_AFTER_MS,
+    TriggerIndex,
+    Watched,
+)
 
 VENUE = "binance.simulated.spot"
 
@@ -88,12 +94,19 @@ def test_figures_round_trip_exactly(idx):
     assert idx.get("g") == entry
 
 
-def test_a_crossing_is_handed_over_once_until_unfired(idx):
-    """fire() lets each group through once per ttl; unfire() lets it through again."""
-    assert idx.fire(["a", "b"], 10_000) == ["a", "b"]
-    assert idx.fire(["a", "b", "c"], 10_000) == ["c"]
-    idx.unfire("a")
-    assert idx.fire(["a"], 10_000) == ["a"]
+def test_a_crossing_is_handed_over_once_until_evaluated(idx, redis_client):
+    """fire() lets each group through once and holds it for the lease (HANDED_OVER_MS); an
+    evaluation that moved the trigger lets it through at once, one that did not holds it
+    RECROSS_AFTER_MS more (instead of the lease)."""
+    assert idx.fire(["a", "b"]) == ["a", "b"]
+    assert idx.fire(["a", "b", "c"]) == ["c"]
+    held = redis_client.pttl(FIRED.format(prefix=idx.prefix, group="b"))
+    assert RECROSS_AFTER_MS < held <= HANDED_OVER_MS
+    idx.evaluated("a", trigger_moved=True)
+    assert idx.fire(["a"]) == ["a"]
+    idx.evaluated("b", trigger_moved=False)
+    assert idx.fire(["b"]) == []
+    assert 0 < redis_client.pttl(FIRED.format(prefix=idx.prefix, group="b")) <= RECROSS_AFTER_MS
 
 
 def test_rebuild_is_skipped_when_an_entry_changed_meanwhile(idx):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from server.services import closing, equity, positions, take_profit
-from workers.bootstrap import job
+from workers.bootstrap import job, worker_app
 
 
 @job
@@ -15,9 +15,22 @@ def close_position(group_id: str, reason: str, trigger: str) -> str:
     return closing.close_group(group_id, reason, trigger).status
 
 
-@job
 def evaluate_take_profit(group_id: str, price: str) -> str:
-    """The price monitor saw `price` cross the group's trigger: decide and act (SPEC §4.4)."""
+    """The price monitor saw `price` cross the group's trigger: decide and act (SPEC §4.4).
+    However the evaluation ends — the database unreachable at the job's start included — the
+    trigger index hears that it is over, so the monitor may hand the group over again (until
+    then it holds the group back: one evaluation per group in the queue at most)."""
+    moved = False
+    try:
+        status, moved = _evaluate_take_profit(group_id, price)
+        return status
+    finally:
+        with worker_app().app_context():
+            take_profit.evaluation_over(group_id, moved)
+
+
+@job
+def _evaluate_take_profit(group_id: str, price: str) -> tuple[str, bool]:
     return take_profit.evaluate_group(group_id, Decimal(price))
 
 

@@ -84,8 +84,9 @@ def run_scenarios(run, p: dict, only: set[str]) -> tuple[list[dict], list[dict]]
     for name in ORDER:
         if only and name not in only:
             continue
+        quiet_s = scenarios.wait_quiet(run)
         started = time.monotonic()
-        print(f"[bench] {name} …", flush=True)
+        print(f"[bench] {name} … (engine quiet after {quiet_s} s)", flush=True)
         try:
             got = calls[name]()
         except Exception as exc:  # one broken scenario is reported, the rest still run
@@ -94,6 +95,7 @@ def run_scenarios(run, p: dict, only: set[str]) -> tuple[list[dict], list[dict]]
             continue
         for r in got:
             r["seconds"] = round(time.monotonic() - started, 1)
+            r["quiet_wait_s"] = quiet_s
             brief = {k: r[k] for k in ("name", "p50", "p99", "throughput", "met")}
             print(f"[bench]   {json.dumps(brief)}", flush=True)
         rows += got

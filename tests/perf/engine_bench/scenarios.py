@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import redis
 
 from tests.perf import bench_risk, bench_signal_to_order, bench_tick_to_close, bench_webhooks
 from tests.perf.common import register_trader
@@ -106,6 +107,28 @@ def _drain(run: EngineRun, limit_s: float) -> float:
             break
         time.sleep(0.25)
     return round(time.monotonic() - started, 2)
+
+
+def wait_quiet(run: EngineRun, limit_s: float = 300, steady_s: float = 2) -> float:
+    """Until the previous scenario's work is done: no signal still `received` and the
+    `signals` and `orders` queues empty for `steady_s` in a row (or `limit_s`). The periodic
+    jobs (`monitor`, `default`) are the engine's own steady background and keep running.
+    Seconds waited."""
+    client = redis.Redis.from_url(run.redis_url)
+    keys = [f"rq:queue:{run.prefix}{name}" for name in ("signals", "orders")]
+    started = time.monotonic()
+    quiet_since = None
+    while time.monotonic() - started < limit_s:
+        busy = sum(client.llen(k) for k in keys) or bench_webhooks.signals_pending(run.db_url)
+        now = time.monotonic()
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= steady_s:
+            break
+        time.sleep(0.25)
+    return round(time.monotonic() - started, 1)
 
 
 def webhook_ingest(
