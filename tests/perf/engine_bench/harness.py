@@ -55,9 +55,14 @@ QUICK = {
     "api_groups": 50,
     "api_requests": 5,
 }
+# signal_to_order before tick_to_close: it sets BTCUSDT to 64,250.5, which would cross the
+# take-profit triggers of most of tick_to_close's 5,000 groups (bands from 66,000 down to
+# ~41,000) and measure the signal path while ~4,000 closes compete with it. This way round,
+# tick_to_close's first price (66,000) crosses signal_to_order's 500 groups while its first
+# band opens, before anything is measured.
 ORDER = (
-    "tick_to_close",
     "signal_to_order",
+    "tick_to_close",
     "webhook_ingest",
     "api_read",
     "queue_promote",
