@@ -10,8 +10,12 @@ import time
 
 from flask import current_app
 from rq import Queue
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.worker import Worker
 
 from server import runtime
+from server.state.locks import is_gone
 
 SIGNALS = "signals"
 ORDERS = "orders"
@@ -64,3 +68,46 @@ def enqueue_unique(name: str, func_path: str, *args, job_id: str):
         return job
     finally:
         pipe.reset()
+
+
+_STILL_COMING = (JobStatus.CREATED, JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+
+
+def enqueue_once(name: str, func_path: str, *args, job_id: str, **kwargs) -> bool:
+    """Enqueue `func_path` as `job_id` unless a job of that id still waits or runs (one pass
+    per account, say); True when enqueued.
+
+    RQ's `unique=True` refuses while a job of that id exists at all: a failed one kept for
+    its `failure_ttl`, or one whose worker was killed mid-run (left `started` until RQ's
+    clean-up) would block the next pass for minutes — the start-up reconciliation after the
+    whole worker pool was killed among them. Such a job is over: it is deleted and the new
+    one enqueued. A `started` job whose worker is on another host is taken as running."""
+    q = queue(name)
+    for _ in range(3):
+        try:
+            q.enqueue(func_path, *args, job_id=job_id, unique=True, **kwargs)
+            return True
+        except DuplicateJobError:
+            try:
+                old = Job.fetch(job_id, connection=q.connection)
+            except NoSuchJobError:
+                continue  # gone meanwhile: try again
+            status = old.get_status(refresh=False)
+            if status in _STILL_COMING or (
+                status == JobStatus.STARTED and not _worker_gone(q, old.worker_name)
+            ):
+                return False
+            old.delete()
+    return False
+
+
+def _worker_gone(q: Queue, worker_name: str | None) -> bool:
+    if not worker_name:
+        return False
+    fields = q.connection.hmget(
+        f"{Worker.redis_worker_namespace_prefix}{worker_name}", "hostname", "pid"
+    )
+    if None in fields:
+        return True  # its registration expired: it has not beaten for minutes
+    host, pid = (v.decode() if isinstance(v, bytes) else str(v) for v in fields)
+    return is_gone(f"{host}:{pid}")

@@ -6,7 +6,8 @@ SimpleWorker runs jobs in the worker process (no fork per job: ~4 ms instead of 
 job, see STACK.md) — `EngineWorker`, whose heartbeat is one Redis round trip; the pool
 supervises N of them and restarts any that dies.
 
-Reconciliation (SPEC §4.6) is enqueued when the pool starts and whenever it finds a worker
+Reconciliation (SPEC §4.6) is enqueued when the pool starts (after freeing what this host's
+gone processes still hold: `ReconcilingPool.free_orphans`) and whenever it finds a worker
 dead (a crash: the job it ran may have left an order sent but not stored): the repair runs as
 an ordinary job on the restarted workers. Before that, the dead worker's locks are freed
 (`Locks.free_held_by`, all but order-send locks): a group it was closing, an account it was
@@ -31,7 +32,7 @@ from server.config import load_config
 from server.queues import MONITOR, PRIORITY_ORDER, SIGNALS
 from server.services.signal_lanes import free_dead_drivers
 from server.state.connection import rq_redis_for
-from server.state.locks import Locks, holder
+from server.state.locks import Locks, dead_holders_here, holder
 from server.state.signal_lanes import SignalLanes
 
 log = logging.getLogger(__name__)
@@ -92,32 +93,48 @@ class ReconcilingPool(WorkerPool):
         except Exception:  # Redis away: the scheduled pass repairs later
             log.exception("could not enqueue a reconciliation (%s)", reason)
 
-    def free_locks(self, worker_data) -> None:
+    def free_locks(self, dead: str, name: str) -> None:
+        """`dead`: the `holder()` of a process known dead; `name`: it, for the log."""
         try:
-            freed = self._locks.free_held_by(holder(worker_data.pid))
+            freed = self._locks.free_held_by(dead)
         except Exception:  # Redis away: the locks expire by themselves
-            log.exception("could not free the locks of worker %s", worker_data.name)
+            log.exception("could not free the locks of worker %s", name)
             return
         if freed:
-            log.warning("worker %s died holding %s: freed", worker_data.name, ", ".join(freed))
+            log.warning("worker %s died holding %s: freed", name, ", ".join(freed))
 
-    def free_lanes(self, worker_data) -> None:
+    def free_lanes(self, dead: str, name: str) -> None:
         try:
-            freed = free_dead_drivers(self._lanes, holder(worker_data.pid), self._signals_queue)
+            freed = free_dead_drivers(self._lanes, dead, self._signals_queue)
         except Exception:  # Redis away: the batons expire, the lane sweep drives the lanes
-            log.exception("could not free the lane batons of worker %s", worker_data.name)
+            log.exception("could not free the lane batons of worker %s", name)
             return
         if freed:
-            log.warning(
-                "worker %s died driving lane(s) %s: driven again",
-                worker_data.name,
-                ", ".join(freed),
+            log.warning("worker %s died driving lane(s) %s: driven again", name, ", ".join(freed))
+
+    def free_orphans(self) -> list[str]:
+        """At start-up, before the start-up reconciliation: the locks and batons of this
+        host's processes that are gone — the previous pool's, when it was killed as a whole
+        and nobody saw its workers die — are freed as a dead worker's would be. Otherwise a
+        reconciliation pass killed mid-way keeps its account locked for up to 34 s and the
+        start-up pass skips it. The holders found dead."""
+        try:
+            dead = dead_holders_here(
+                self._locks.client, (self._locks.key(""), self._lanes.baton_start())
             )
+        except Exception:  # Redis away: the locks expire by themselves
+            log.exception("could not look for locks left by dead processes")
+            return []
+        for name in sorted(dead):
+            self.free_locks(name, name)
+            self.free_lanes(name, name)
+        return sorted(dead)
 
     def handle_dead_worker(self, worker_data) -> None:
         super().handle_dead_worker(worker_data)
-        self.free_locks(worker_data)
-        self.free_lanes(worker_data)
+        dead = holder(worker_data.pid)
+        self.free_locks(dead, worker_data.name)
+        self.free_lanes(dead, worker_data.name)
         if self.status != self.Status.STOPPED:
             self.reconcile(f"worker {worker_data.name} died")
 
@@ -141,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         signals_queue=Queue(f"{cfg.RQ_QUEUE_PREFIX}{SIGNALS}", connection=connection),
     )
     if not args.burst:
+        pool.free_orphans()
         pool.reconcile("worker start-up")
     pool.start(burst=args.burst, logging_level=cfg.LOG_LEVEL)
 

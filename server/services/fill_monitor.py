@@ -20,12 +20,10 @@ grid: a limit that filled at once is picked up without waiting for the next peri
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import defaultdict
 
 from flask import current_app
-from rq.exceptions import DuplicateJobError
 
 from server import queues, runtime
 from server.domain.enums import FINISHED_GROUP_STATUSES
@@ -55,16 +53,14 @@ def _working_orders():
 
 def check_soon(account_id) -> None:
     """Enqueue one pass over the account now (unique: at most one waits at a time)."""
-    with contextlib.suppress(DuplicateJobError):
-        queues.enqueue(
-            queues.MONITOR,
-            ACCOUNT_JOB,
-            str(account_id),
-            job_id=f"fills-{account_id}",
-            unique=True,
-            result_ttl=0,
-            failure_ttl=60,
-        )
+    queues.enqueue_once(
+        queues.MONITOR,
+        ACCOUNT_JOB,
+        str(account_id),
+        job_id=f"fills-{account_id}",
+        result_ttl=0,
+        failure_ttl=60,
+    )
 
 
 def fan_out() -> dict[str, int]:

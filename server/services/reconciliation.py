@@ -41,7 +41,6 @@ from collections import defaultdict
 from decimal import Decimal
 
 from flask import current_app
-from rq.exceptions import DuplicateJobError
 
 from server import queues, runtime
 from server.domain.enums import (
@@ -109,17 +108,15 @@ def _watched_orders():
 
 def check_soon(account_id, reason: str = "scheduled") -> None:
     """Enqueue one reconciliation of the account (unique: at most one waits at a time)."""
-    with contextlib.suppress(DuplicateJobError):
-        queues.enqueue(
-            queues.MONITOR,
-            ACCOUNT_JOB,
-            str(account_id),
-            reason,
-            job_id=f"reconcile-{account_id}",
-            unique=True,
-            result_ttl=0,
-            failure_ttl=600,
-        )
+    queues.enqueue_once(
+        queues.MONITOR,
+        ACCOUNT_JOB,
+        str(account_id),
+        reason,
+        job_id=f"reconcile-{account_id}",
+        result_ttl=0,
+        failure_ttl=600,
+    )
 
 
 def fan_out(reason: str = "scheduled") -> dict[str, int]:

@@ -10,14 +10,18 @@ but the order-send locks: the dead sender's request may still reach the exchange
 send lock's expiry is the grace that keeps an order from being sent twice.
 
 The lanes' batons (`state.signal_lanes`) carry the same tokens and are freed the same way
-(the module-level `free_held_by`, given where their keys start).
+(the module-level `free_held_by`, given where their keys start). A pool starting up frees
+those of this host's processes that are gone (`dead_holders_here`): the previous pool's, when
+it was killed as a whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
+from collections.abc import Iterable
 
 import redis
 
@@ -49,6 +53,36 @@ def holder_of(token: str) -> str:
 
 def _text(value) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def dead_holders_here(client: redis.Redis, starts: Iterable[str]) -> set[str]:
+    """The holders on this host named by the tokens of keys beginning with one of `starts`
+    whose process is gone. A pool killed as a whole (or a host restarted) leaves its workers'
+    tokens behind with nobody having seen them die. A pid taken since by a live process is
+    not listed (its keys expire by themselves)."""
+    found: set[str] = set()
+    for start in starts:
+        for key in client.scan_iter(match=f"{start}*", count=1000):
+            with contextlib.suppress(redis.ResponseError):  # not a string: no token
+                named = holder_of(_text(client.get(key)) or "")
+                if is_gone(named):
+                    found.add(named)
+    return found
+
+
+def is_gone(named: str) -> bool:
+    """`named` (a `holder()`: host and pid) is a process of this host that no longer exists.
+    False for another host's process (nothing here can tell) and for a live pid."""
+    host, _, pid = named.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's live process
+        return False
+    return False
 
 
 def free_held_by(

@@ -192,6 +192,10 @@ class SignalLanes:
         lanes freed. Their signals stay where they are, the front one included."""
         return free_held_by(self.client, self._baton(""), dead)
 
+    def baton_start(self) -> str:
+        """Where every baton key begins (for `locks.dead_holders_here`)."""
+        return self._baton("")
+
     def baton_held(self, lane: str) -> bool:
         return bool(self.client.exists(self._baton(lane)))
 

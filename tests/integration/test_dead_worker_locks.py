@@ -101,3 +101,36 @@ def test_freeing_names_only_the_dead_holders_locks(prefix):
     assert sorted(freed) == ["fill-monitor:a1", "group:g1", "reconcile:a1"]
     assert locks.held("group:mine") and locks.release("group:mine", ours)
     assert locks.free_held_by(holder(pid)) == []
+
+
+def test_a_pool_starting_up_frees_what_a_killed_pool_left(prefix):
+    """A pool killed as a whole: nobody saw its workers die. The next pool, before its
+    start-up reconciliation, finds this host's holders whose process is gone and frees their
+    locks (not the order-sends) and lane batons, as a dead worker's; a live process's lock
+    (this one's) and a baton of another host stay."""
+    raw = redis.Redis.from_url(TEST_REDIS)
+    locks, lanes = Locks(raw, prefix), SignalLanes(raw, prefix)
+    ours = locks.acquire("group:g2", TTL_MS)
+    pid = killed_holder(prefix)
+    dead_baton = lanes.baton_start() + "acct:BTCUSDT:60:long"
+    raw.set(dead_baton, f"{holder(pid)}:baton", px=30_000)
+    elsewhere = lanes.baton_start() + "acct:ETHUSDT:60:long"
+    raw.set(elsewhere, f"another-host:{pid}:baton", px=30_000)
+    pool = ReconcilingPool(
+        [f"{prefix}default"],
+        connection=raw,
+        reconcile_queue=Queue(f"{prefix}monitor", connection=raw),
+        locks=locks,
+        lanes=lanes,
+        signals_queue=Queue(f"{prefix}signals", connection=raw),
+    )
+
+    assert pool.free_orphans() == [holder(pid)]
+
+    assert not any(locks.held(name) for name in ("group:g1", "fill-monitor:a1", "reconcile:a1"))
+    assert locks.held("order-send:o1")
+    assert not raw.exists(dead_baton)
+    assert raw.exists(elsewhere)
+    assert locks.held("group:g2") and locks.release("group:g2", ours)
+    pool.free_orphans()  # a second pool start: the order-send lock is still left to expire
+    assert locks.held("order-send:o1")

@@ -21,6 +21,7 @@ from rq import Queue
 
 from server.domain.grid import parse_client_order_id
 from server.queues import ORDERS
+from server.services.position_book import index
 from server.state.tp_index import RECROSS_AFTER_MS
 from tests.conftest import TEST_REDIS
 from tests.lifecycle_support import make_trader, settled, sim_orders, wait_for
@@ -44,6 +45,14 @@ def _queued_evaluations(test_env) -> Counter:
     )
 
 
+def _watched(app, ids: set[str]) -> bool:
+    """Every group's target is in the trigger index (the worker indexes it after the fill,
+    so a group can be `active` a moment before the monitor can see it cross)."""
+    with app.app_context():
+        entries = [index().get(group_id) for group_id in ids]
+    return all(entry is not None and entry.trigger is not None for entry in entries)
+
+
 def test_a_crossed_group_waits_in_the_queue_once(app, stack, sim, make_user, test_env, down):
     """Three groups open at 64,250.5; the workers are killed; the price jumps to 65,000,
     over all three targets. For 3 × RECROSS_AFTER_MS (the old code re-sent each crossing
@@ -62,6 +71,7 @@ def test_a_crossed_group_waits_in_the_queue_once(app, stack, sim, make_user, tes
         what="three active groups",
     )
     ids = {g["id"] for g in groups}
+    wait_for(lambda: _watched(app, ids), what="the three targets in the trigger index")
     down()
     sim.price("BTCUSDT", "65000")
     wait_for(lambda: set(_queued_evaluations(test_env)) == ids, what="all three handed over")
