@@ -321,18 +321,48 @@ def _bulk_update_pnl(changed, stamp, chunk: int = 500) -> None:
         db.execute_sql(_BULK_PNL.format(rows=rows), params)
 
 
+class FailureLog:
+    """How a loop step that keeps failing is logged: the first failure with its traceback,
+    then at most one line every `every` seconds with the count so far, and one line when it
+    works again — a 5 s database outage is a few lines, not a traceback every cycle."""
+
+    def __init__(self, what: str, every: float = ERROR_LOG_EVERY_SECONDS, clock=time.monotonic):
+        self.what, self.every, self.clock = what, every, clock
+        self.failures = 0
+        self._logged_at = 0.0
+
+    def failed(self, exc: BaseException) -> None:
+        self.failures += 1
+        now = self.clock()
+        if self.failures == 1:
+            log.error("%s failed", self.what, exc_info=exc)
+            self._logged_at = now
+        elif now - self._logged_at >= self.every:
+            log.error("%s still failing (%d attempts so far): %s", self.what, self.failures, exc)
+            self._logged_at = now
+
+    def worked(self) -> None:
+        if self.failures:
+            log.warning("%s works again after %d failed attempt(s)", self.what, self.failures)
+            self.failures = 0
+
+
 def run_forever(app: Flask, interval_ms: int, stop: threading.Event) -> None:
     """The monitor's loop: a cycle every `interval_ms` (a slow cycle is followed at once by
     the next), the PnL pass in a thread of its own."""
     monitor = PriceMonitor(app)
+    pnl_failures = FailureLog("price monitor: unrealised PnL pass")
+    cycle_failures = FailureLog("price monitor cycle")
 
     def pnl_loop() -> None:
         while not stop.wait(PNL_EVERY_SECONDS / 2):
             try:
                 with app.app_context(), db.connection_context():
                     monitor.pnl_pass()
-            except Exception:
-                log.exception("price monitor: unrealised PnL pass failed")
+            except Exception as exc:
+                pnl_failures.failed(exc)
+            else:
+                pnl_failures.worked()
 
     threading.Thread(target=pnl_loop, name="pnl", daemon=True).start()
     interval = interval_ms / 1000
@@ -345,7 +375,9 @@ def run_forever(app: Flask, interval_ms: int, stop: threading.Event) -> None:
                 if started - beat >= 2.0:
                     monitor.heartbeat()
                     beat = started
-        except Exception:
-            log.exception("price monitor cycle failed")
+        except Exception as exc:
+            cycle_failures.failed(exc)
             stop.wait(1.0)
+        else:
+            cycle_failures.worked()
         stop.wait(max(interval - (time.monotonic() - started), 0.0))
