@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.perf.engine_bench.launcher import ADMIN_PG, forget_redis_keys, pg
+from tests.perf.engine_bench.launcher import ADMIN_PG, engine_env, forget_redis_keys, pg
 
 PASSWORD = "Bench-Passw0rd"
 # One pyramid of one market leg and a 1 % aggregate take-profit, room for 1,000 groups: each
@@ -53,17 +53,8 @@ def throwaway_engine(
     pg(f'CREATE DATABASE "{name}"')
     var = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
     os.environ.update(
-        {
-            "ENGINE_ENV": "test",
-            "DATABASE_URL": db_url,
-            "REDIS_URL": redis_url,
-            "RQ_QUEUE_PREFIX": key_prefix,
-            "EVENTS_CHANNEL": f"{key_prefix}events",
-            "ENGINE_MASTER_KEY_FILE": str(var / "master.key"),
-            "MAIL_OUTBOX": str(var / "outbox.jsonl"),
-            "SECRET_KEY": "bench-secret-key-that-is-long-enough-" + name,
-            "LOG_LEVEL": "WARNING",
-        }
+        engine_env(db_url, redis_url, key_prefix, var)
+        | {"ENGINE_ENV": "test", "SECRET_KEY": "bench-secret-key-that-is-long-enough-" + name}
         | (extra_env or {})
     )
     try:

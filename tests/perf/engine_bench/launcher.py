@@ -249,6 +249,20 @@ def stop_partial_stack(tmp: Path) -> None:
                 os.killpg(int(proc.name), signal.SIGKILL)
 
 
+def engine_env(db_url: str, redis_url: str, prefix: str, var: Path) -> dict[str, str]:
+    """The settings every engine a benchmark starts shares: its database, its Redis and key
+    prefix, its master key and mail outbox under `var`, warnings only."""
+    return {
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "RQ_QUEUE_PREFIX": prefix,
+        "EVENTS_CHANNEL": f"{prefix}events",
+        "ENGINE_MASTER_KEY_FILE": str(var / "master.key"),
+        "MAIL_OUTBOX": str(var / "outbox.jsonl"),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 def start_engine(
     workers: int = 4,
     web_workers: int = 1,
@@ -287,16 +301,10 @@ def start_engine(
     sim_port = free_port()
     simulator = start_simulator(sim_port)
     env = {
+        **engine_env(db_url, redis_url, prefix, tmp),
         "ENGINE_ENV": "development",
-        "DATABASE_URL": db_url,
-        "REDIS_URL": redis_url,
-        "RQ_QUEUE_PREFIX": prefix,
-        "EVENTS_CHANNEL": f"{prefix}events",
-        "ENGINE_MASTER_KEY_FILE": str(tmp / "master.key"),
-        "MAIL_OUTBOX": str(tmp / "outbox.jsonl"),
         "SECRET_KEY": "harness-" + secrets.token_hex(16),
         "SIMULATOR_URL": f"http://127.0.0.1:{sim_port}",
-        "LOG_LEVEL": "WARNING",
         "WEBHOOK_RATE_LIMIT_ADDRESS": "10000000 per minute",
         "WEBHOOK_RATE_LIMIT_USER": "10000000 per minute",
         "REGISTER_RATE_LIMIT": "1000 per minute",  # the scenarios register several traders
